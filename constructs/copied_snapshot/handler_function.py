@@ -1,0 +1,173 @@
+"""The one handler Lambda a stack's CopiedSnapshots share, with its role and least-privilege policy."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from copied_snapshot_runtime.handler import POLL_RULE_PREFIX_ENV
+
+from constructs import Construct
+from copied_snapshot import bundling
+
+HANDLER_ID = "CopiedSnapshotHandler"
+FUNCTION_TIMEOUT = Duration.minutes(5)
+LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+
+
+class SnapshotCopyHandler(Construct):
+    """Per stack: function, log group, role, one policy the copies add to, one permission for polling."""
+
+    @classmethod
+    def of(cls, scope: Construct) -> SnapshotCopyHandler:
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(HANDLER_ID)
+        if existing is not None:
+            return cast(SnapshotCopyHandler, existing)
+        return cls(stack, HANDLER_ID)
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        # crhelper's polling rules are named under this prefix; IAM and the invoke permission use it.
+        self.poll_rule_prefix = f"CopiedSnapshot{stack.node.addr[:8]}-"
+        rules_arn = stack.format_arn(
+            service="events", resource="rule", resource_name=f"{self.poll_rule_prefix}*"
+        )
+
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Runs the CopiedSnapshot custom resource handler",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=bundling.RUNTIME,
+            architecture=bundling.ARCHITECTURE,
+            handler="index.handler",
+            code=bundling.handler_code(),
+            timeout=FUNCTION_TIMEOUT,
+            role=self.role,
+            log_group=self.log_group,
+            environment={POLL_RULE_PREFIX_ENV: self.poll_rule_prefix},
+            description="Copies DocumentDB Elastic cluster snapshots for CopiedSnapshot resources",
+        )
+        self.function.add_permission(
+            "InvokedByPollingRules",
+            principal=iam.ServicePrincipal("events.amazonaws.com"),
+            source_arn=rules_arn,
+            source_account=stack.account,
+        )
+
+        snapshots_arn = stack.format_arn(
+            service="docdb-elastic", resource="cluster-snapshot", resource_name="*"
+        )
+        # A separate policy (not the role's default one) so that copies can depend on it without a cycle
+        # through the function.
+        self.policy = iam.Policy(
+            self,
+            "Policy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:*"],
+                ),
+                iam.PolicyStatement(
+                    sid="ManageCopies",
+                    actions=[
+                        "docdb-elastic:CreateClusterSnapshot",
+                        "docdb-elastic:GetClusterSnapshot",
+                        "docdb-elastic:DeleteClusterSnapshot",
+                        "docdb-elastic:TagResource",
+                        "docdb-elastic:UntagResource",
+                        "docdb-elastic:ListTagsForResource",
+                    ],
+                    resources=[snapshots_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="PollWithRules",
+                    actions=[
+                        "events:PutRule",
+                        "events:PutTargets",
+                        "events:RemoveTargets",
+                        "events:DeleteRule",
+                    ],
+                    resources=[rules_arn],
+                ),
+            ],
+        )
+        self._acknowledge_wildcards(
+            [snapshots_arn],
+            "copies get ARNs the service chooses: scoped to this account and region's snapshots",
+        )
+        self._acknowledge_wildcards(
+            [rules_arn], "crhelper names polling rules at run time: scoped to this stack's rule-name prefix"
+        )
+        self._acknowledge_wildcards(
+            [f"{self.log_group.log_group_arn}:*"],
+            "log streams are created at run time in the handler's own group",
+        )
+
+    def allow_copy_from(self, source_snapshot_arn: str) -> None:
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                actions=["docdb-elastic:CopyClusterSnapshot"], resources=[source_snapshot_arn]
+            )
+        )
+
+    def allow_encrypt_with(self, key: kms.IKey) -> None:
+        stack = Stack.of(self)
+        Validations.of(self.policy).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                reason="docdb-elastic asks for data keys of several kinds; given key only, via docdb-elastic",
+            )
+        )
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                actions=[
+                    "kms:CreateGrant",
+                    "kms:Decrypt",
+                    "kms:DescribeKey",
+                    "kms:GenerateDataKey*",
+                ],
+                resources=[key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"docdb-elastic.{stack.region}.{stack.url_suffix}"}
+                },
+            )
+        )
+
+    def _acknowledge_wildcards(self, resources: list[str], why: str) -> None:
+        """Acknowledges cdk-nag's IAM5 finding for each scoped wildcard, with the reason it is needed."""
+        stack = Stack.of(self)
+        for resource in resources:
+            finding = f"AwsSolutions::AwsSolutions-IAM5[Resource::{_nag_text(stack.resolve(resource))}]"
+            Validations.of(self.policy).acknowledge(Acknowledgment(id=finding, reason=why))
+
+
+def _nag_text(value: Any) -> str:
+    """A resolved value written the way cdk-nag names it in a finding: tokens as <Ref> or <Id.Attr>."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if function == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(_nag_text(part) for part in parts)
+    raise ValueError(f"cannot name {value!r} the way cdk-nag does")

@@ -1,0 +1,124 @@
+"""The custom resource's properties: the one contract between the construct and the handler.
+
+CloudFormation delivers every scalar as a string ("true", "3300"), so parsing accepts both the typed
+values the construct writes and their string forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from copied_snapshot_runtime import rules
+
+SOURCE_SNAPSHOT_ARN = "SourceSnapshotArn"
+TARGET_SNAPSHOT_NAME = "TargetSnapshotName"
+NAME_GENERATED = "NameGenerated"
+KMS_KEY_ID = "KmsKeyId"
+COPY_TAGS = "CopyTags"
+TAGS = "Tags"
+TIMEOUT_SECONDS = "TimeoutSeconds"
+SERVICE_TOKEN = "ServiceToken"  # noqa: S105 - a property name
+
+ACCEPTED = (
+    SERVICE_TOKEN,
+    SOURCE_SNAPSHOT_ARN,
+    TARGET_SNAPSHOT_NAME,
+    NAME_GENERATED,
+    KMS_KEY_ID,
+    COPY_TAGS,
+    TAGS,
+    TIMEOUT_SECONDS,
+)
+
+# Seconds from the first invocation until a copy must be ACTIVE (or gone, on delete).
+MIN_TIMEOUT_SECONDS = 60
+MAX_TIMEOUT_SECONDS = 3300
+DEFAULT_TIMEOUT_SECONDS = MAX_TIMEOUT_SECONDS
+# CloudFormation's ServiceTimeout is the handler's timeout plus this margin, so that the handler's own
+# FAILED answer (one polling interval and one invocation late at worst) reaches CloudFormation first.
+SERVICE_TIMEOUT_MARGIN_SECONDS = 300
+
+
+class InvalidProperties(ValueError):
+    """The resource properties cannot describe a copy."""
+
+
+@dataclass(frozen=True)
+class CopyProperties:
+    source_snapshot_arn: str
+    target_snapshot_name: str
+    name_generated: bool = False
+    kms_key_id: str | None = None
+    copy_tags: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+
+
+def parse_bool(value: object, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidProperties(f"{name} must be true or false, got {value!r}")
+
+
+def parse_timeout(value: object) -> int:
+    try:
+        seconds = int(str(value))
+    except ValueError:
+        raise InvalidProperties(f"{TIMEOUT_SECONDS} must be a whole number, got {value!r}") from None
+    if not MIN_TIMEOUT_SECONDS <= seconds <= MAX_TIMEOUT_SECONDS:
+        raise InvalidProperties(
+            f"{TIMEOUT_SECONDS} must be {MIN_TIMEOUT_SECONDS} to {MAX_TIMEOUT_SECONDS} seconds, got {seconds}"
+        )
+    return seconds
+
+
+def parse_tags(value: object) -> dict[str, str]:
+    """CloudFormation's list of {Key, Value} as a dict; a plain mapping is accepted too."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        pairs = [{"Key": k, "Value": v} for k, v in value.items()]
+    elif isinstance(value, list):
+        pairs = value
+    else:
+        raise InvalidProperties(f"{TAGS} must be a list of {{Key, Value}}, got {value!r}")
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        if not isinstance(pair, Mapping) or set(pair) != {"Key", "Value"}:
+            raise InvalidProperties(f"each of {TAGS} must be {{Key, Value}}, got {pair!r}")
+        key, tag_value = pair["Key"], pair["Value"]
+        if key in tags:
+            raise InvalidProperties(f"tag key {key!r} is given twice")
+        tags[str(key)] = str(tag_value)
+    rules.check_tags(tags)
+    return tags
+
+
+def parse_properties(raw: Mapping[str, Any]) -> CopyProperties:
+    """Checks and types the properties; raises InvalidProperties or rules.RuleViolation."""
+    unknown = sorted(set(raw) - set(ACCEPTED))
+    if unknown:
+        raise InvalidProperties(
+            f"unknown properties {', '.join(unknown)}; accepted are {', '.join(ACCEPTED)}"
+        )
+    for required in (SOURCE_SNAPSHOT_ARN, TARGET_SNAPSHOT_NAME):
+        if not raw.get(required):
+            raise InvalidProperties(f"{required} is required")
+    source = str(raw[SOURCE_SNAPSHOT_ARN])
+    rules.check_snapshot_arn(source)
+    name = str(raw[TARGET_SNAPSHOT_NAME])
+    rules.check_name(name)
+    kms_key_id = raw.get(KMS_KEY_ID)
+    return CopyProperties(
+        source_snapshot_arn=source,
+        target_snapshot_name=name,
+        name_generated=parse_bool(raw.get(NAME_GENERATED, False), NAME_GENERATED),
+        kms_key_id=str(kms_key_id) if kms_key_id else None,
+        copy_tags=parse_bool(raw.get(COPY_TAGS, False), COPY_TAGS),
+        tags=parse_tags(raw.get(TAGS)),
+        timeout_seconds=parse_timeout(raw.get(TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS)),
+    )
