@@ -1,0 +1,168 @@
+"""The example app: least-privilege IAM, the cross-stack reference, cdk-nag and cfn-lint."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import Validations
+from aws_cdk.assertions import Match
+from cdk_nag import AwsSolutionsChecks
+from cfnlint.api import ManualArgs, lint
+
+import app as example_app
+from tests.conftest import ExampleApp, new_app
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+def partition_arn(rest: str) -> dict[str, Any]:
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, rest]]}
+
+
+def policy_statements(example: ExampleApp) -> list[dict[str, Any]]:
+    [policy] = example.copy_template.find_resources("AWS::IAM::Policy").values()
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_role_has_exactly_the_needed_permissions(example: ExampleApp) -> None:
+    [key_id] = example.copy_template.find_resources("AWS::KMS::Key")
+    [log_group_id] = example.copy_template.find_resources("AWS::Logs::LogGroup")
+    [function] = example.copy_template.find_resources("AWS::Lambda::Function").values()
+    prefix = function["Properties"]["Environment"]["Variables"]["POLL_RULE_PREFIX"]
+    log_group_arn = {"Fn::GetAtt": [log_group_id, "Arn"]}
+    assert policy_statements(example) == [
+        {
+            "Sid": "WriteLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [log_group_arn, {"Fn::Join": ["", [log_group_arn, ":*"]]}],
+        },
+        {
+            "Sid": "ManageCopies",
+            "Effect": "Allow",
+            "Action": [
+                "docdb-elastic:CreateClusterSnapshot",
+                "docdb-elastic:GetClusterSnapshot",
+                "docdb-elastic:DeleteClusterSnapshot",
+                "docdb-elastic:TagResource",
+                "docdb-elastic:UntagResource",
+                "docdb-elastic:ListTagsForResource",
+            ],
+            "Resource": partition_arn(f":docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/*"),
+        },
+        {
+            "Sid": "PollWithRules",
+            "Effect": "Allow",
+            "Action": ["events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule"],
+            "Resource": partition_arn(f":events:{REGION}:{ACCOUNT}:rule/{prefix}*"),
+        },
+        {
+            "Effect": "Allow",
+            "Action": "docdb-elastic:CopyClusterSnapshot",
+            "Resource": example_app.DEFAULT_SOURCE_SNAPSHOT_ARN,
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"],
+            "Resource": {"Fn::GetAtt": [key_id, "Arn"]},
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": {
+                        "Fn::Join": ["", [f"docdb-elastic.{REGION}.", {"Ref": "AWS::URLSuffix"}]]
+                    }
+                }
+            },
+        },
+    ]
+
+
+def test_role_is_for_lambda_only_with_no_managed_policies(example: ExampleApp) -> None:
+    [role] = example.copy_template.find_resources("AWS::IAM::Role").values()
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+    ]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert "Policies" not in role["Properties"]
+
+
+def test_polling_needs_no_permission_edits_at_run_time(example: ExampleApp) -> None:
+    actions = json.dumps(policy_statements(example))
+    assert "lambda:AddPermission" not in actions and "lambda:RemovePermission" not in actions
+    [function_id] = example.copy_template.find_resources("AWS::Lambda::Function")
+    [function] = example.copy_template.find_resources("AWS::Lambda::Function").values()
+    prefix = function["Properties"]["Environment"]["Variables"]["POLL_RULE_PREFIX"]
+    example.copy_template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+            "Principal": "events.amazonaws.com",
+            "SourceAccount": ACCOUNT,
+            "SourceArn": partition_arn(f":events:{REGION}:{ACCOUNT}:rule/{prefix}*"),
+        },
+    )
+
+
+def test_copy_waits_for_its_permissions(example: ExampleApp) -> None:
+    [policy_id] = example.copy_template.find_resources("AWS::IAM::Policy")
+    example.copy_template.has_resource("Custom::CopiedSnapshot", {"DependsOn": Match.array_with([policy_id])})
+
+
+def test_consumer_stack_imports_the_copy_arn(example: ExampleApp) -> None:
+    [copy_id] = example.copy_template.find_resources("Custom::CopiedSnapshot")
+    exports = {
+        output["Export"]["Name"]: output["Value"]
+        for output in example.copy_template.to_json()["Outputs"].values()
+        if "Export" in output
+    }
+    [(export_name, value)] = exports.items()
+    assert value == {"Fn::GetAtt": [copy_id, "SnapshotArn"]}
+    example.consumer_template.has_resource_properties(
+        "AWS::SSM::Parameter",
+        {"Name": "/orders/restore/snapshot-arn", "Value": {"Fn::ImportValue": export_name}},
+    )
+    assert example.consumer_stack.dependencies == [example.copy_stack]
+
+
+def test_outputs(example: ExampleApp) -> None:
+    [copy_id] = example.copy_template.find_resources("Custom::CopiedSnapshot")
+    example.copy_template.has_output("CopyArn", {"Value": {"Fn::GetAtt": [copy_id, "SnapshotArn"]}})
+    example.copy_template.has_output("CopyStatus", {"Value": {"Fn::GetAtt": [copy_id, "Status"]}})
+    example.consumer_template.has_output("RestoreSnapshotArn", {})
+
+
+def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding() -> None:
+    app = new_app()
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    example_app.build(app)
+    app.synth()  # raises on any unacknowledged finding
+
+
+def test_cdk_nag_runs_and_would_catch_a_finding() -> None:
+    """Guards the test above: the same set-up fails on a stack with a real finding."""
+    from aws_cdk import aws_sqs as sqs
+
+    app = new_app()
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    copy_stack, _ = example_app.build(app)
+    sqs.Queue(copy_stack, "UnencryptedQueue", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    with pytest.raises(RuntimeError, match="AwsSolutions-SQS"):
+        app.synth()
+
+
+@pytest.mark.parametrize("stack", ["SnapshotCopyStack", "SnapshotConsumerStack"])
+def test_cfn_lint_finds_no_errors(example: ExampleApp, stack: str) -> None:
+    template = example.assembly.get_stack_by_name(stack).template
+    matches = lint(json.dumps(template), config=ManualArgs(regions=[REGION]))
+    errors = [str(match) for match in matches if match.rule.id.startswith("E")]
+    assert errors == []
+
+
+def test_cfn_lint_would_catch_an_error(example: ExampleApp) -> None:
+    """Guards the test above: cfn-lint reports a broken template as an error."""
+    template = json.loads(json.dumps(example.assembly.get_stack_by_name("SnapshotConsumerStack").template))
+    template["Resources"]["Broken"] = {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String"}}
+    matches = lint(json.dumps(template), config=ManualArgs(regions=[REGION]))
+    assert any(match.rule.id.startswith("E") for match in matches)

@@ -1,0 +1,126 @@
+"""Deciding what an update or a status means."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from copied_snapshot_runtime import decisions
+from copied_snapshot_runtime.properties import CopyProperties
+
+OLD = CopyProperties(
+    source_snapshot_arn="arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/source-1",
+    target_snapshot_name="orders-copy",
+    tags={"team": "data", "env": "prod"},
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tags": {"team": "platform"}},
+        {"timeout_seconds": 600},
+        {"target_snapshot_name": "ORDERS-COPY"},  # names are not case sensitive
+    ],
+)
+def test_changes_kept_in_place(change: dict[str, object]) -> None:
+    assert decisions.plan_update(OLD, dataclasses.replace(OLD, **change)) is decisions.UpdatePlan.IN_PLACE  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"source_snapshot_arn": "arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/source-2"},
+        {"target_snapshot_name": "orders-copy-2"},
+        {"kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/k"},
+        {"copy_tags": True},
+    ],
+)
+def test_changes_that_need_a_new_copy(change: dict[str, object]) -> None:
+    assert decisions.plan_update(OLD, dataclasses.replace(OLD, **change)) is decisions.UpdatePlan.REPLACE  # type: ignore[arg-type]
+
+
+def test_tag_changes_touch_only_what_changed() -> None:
+    changes = decisions.tag_changes(
+        {"team": "data", "env": "prod", "gone": "x"}, {"team": "data", "env": "dev", "new": "y"}
+    )
+    assert changes.to_set == {"env": "dev", "new": "y"}
+    assert changes.to_remove == ("gone",)
+
+
+def test_owned_snapshot_arn_is_of_this_account_and_region() -> None:
+    arn = "arn:aws:docdb-elastic:us-east-1:123456789012:cluster-snapshot/copy-1"
+    assert str(decisions.owned_snapshot_arn(arn, "us-east-1", "123456789012")) == arn
+    assert decisions.owned_snapshot_arn(arn, "us-west-2", "123456789012") is None
+    assert decisions.owned_snapshot_arn(arn, "us-east-1", "210987654321") is None
+
+
+@pytest.mark.parametrize(
+    "physical_id",
+    [
+        "stack-id_OrdersCopy_ABCDEFGH",  # crhelper's invented id after a failed create
+        "SnapshotCopyStack-OrdersCopy-1XYZ",  # CloudFormation-style placeholder
+        "",
+    ],
+)
+def test_placeholders_are_not_owned(physical_id: str) -> None:
+    assert decisions.owned_snapshot_arn(physical_id, "us-east-1", "123456789012") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "progress"),
+    [
+        ("ACTIVE", decisions.Progress.DONE),
+        ("CREATING", decisions.Progress.WAITING),
+        ("COPYING", decisions.Progress.WAITING),
+        ("SOMETHING_NEW", decisions.Progress.WAITING),
+        ("INACCESSIBLE_ENCRYPTION_CREDS", decisions.Progress.FAILED),
+        ("DELETING", decisions.Progress.FAILED),
+    ],
+)
+def test_progress_of_status(status: str, progress: decisions.Progress) -> None:
+    assert decisions.progress_of(status) is progress
+
+
+def test_attributes_from_a_snapshot() -> None:
+    attributes = decisions.attributes(
+        {
+            "snapshotArn": "arn-1",
+            "snapshotName": "orders-copy",
+            "status": "ACTIVE",
+            "kmsKeyId": "key-1",
+            "clusterArn": "cluster-1",
+            "snapshotCreationTime": "2026-11-27T10:00:00Z",
+            "subnetIds": ["s"],
+        }
+    )
+    assert attributes == {
+        "SnapshotArn": "arn-1",
+        "SnapshotName": "orders-copy",
+        "Status": "ACTIVE",
+        "KmsKeyId": "key-1",
+        "ClusterArn": "cluster-1",
+        "SnapshotCreationTime": "2026-11-27T10:00:00Z",
+    }
+
+
+def test_replacement_keeps_a_changed_name() -> None:
+    new = dataclasses.replace(OLD, target_snapshot_name="orders-copy-v2", copy_tags=True)
+    assert decisions.replacement_name(OLD, new, "req-1") == "orders-copy-v2"
+
+
+def test_replacement_under_a_chosen_name_asks_for_a_new_name() -> None:
+    new = dataclasses.replace(OLD, copy_tags=True)
+    with pytest.raises(decisions.NameKeptOnReplacement, match="change target_snapshot_name"):
+        decisions.replacement_name(OLD, new, "req-1")
+
+
+def test_replacement_of_a_generated_name_gets_a_suffix() -> None:
+    old = dataclasses.replace(OLD, target_snapshot_name="s" * 63, name_generated=True)
+    new = dataclasses.replace(old, copy_tags=True)
+    first = decisions.replacement_name(old, new, "req-1")
+    second = decisions.replacement_name(old, new, "req-2")
+    assert first != second
+    assert len(first) <= 63 and first.startswith("s" * 50)
+    assert first == decisions.replacement_name(old, new, "req-1")  # a retried request agrees with itself

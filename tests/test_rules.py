@@ -1,0 +1,111 @@
+"""The API's rules, shared by the construct and the handler."""
+
+from __future__ import annotations
+
+import pytest
+
+from copied_snapshot_runtime import rules
+
+
+@pytest.mark.parametrize("name", ["a", "orders-dr-copy", "A1-b2-C3", "x" * 63])
+def test_valid_names_pass(name: str) -> None:
+    assert rules.name_problem(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("", "1 to 63 characters"),
+        ("x" * 64, "1 to 63 characters"),
+        ("1copy", "start with a letter"),
+        ("-copy", "start with a letter"),
+        ("copy-", "end with a hyphen"),
+        ("my--copy", "two consecutive hyphens"),
+        ("my_copy", "letters, digits and hyphens"),
+        ("my copy", "letters, digits and hyphens"),
+    ],
+)
+def test_invalid_names_name_the_rule(name: str, rule: str) -> None:
+    with pytest.raises(rules.RuleViolation, match=rule) as caught:
+        rules.check_name(name)
+    assert repr(name) in str(caught.value)
+
+
+def test_tag_rules_come_from_the_service_model() -> None:
+    key = rules.tag_key_constraint()
+    assert (key.min_length, key.max_length) == (1, 128)
+    assert key.pattern is not None
+    assert key.pattern.pattern == "^(?!aws:)[a-zA-Z+-=._:/]+$"
+    assert rules.tag_value_constraint().max_length == 256
+
+
+@pytest.mark.parametrize("key", ["team", "a+b=c", "x.y_z:w/v", "cost-center", "k1", "a,b;c<d", "x" * 128])
+def test_tag_keys_the_model_allows(key: str) -> None:
+    # `+-=` in the modelled class is a range, so digits and `,;<` are allowed as the service allows them.
+    assert rules.tag_problems({key: "v"}) == []
+
+
+@pytest.mark.parametrize("key", ["aws:owner", "has space", "at@sign", "hash#", "star*", "", "x" * 129])
+def test_tag_keys_the_model_rejects(key: str) -> None:
+    problems = rules.tag_problems({key: "v"})
+    assert len(problems) == 1
+    assert repr(key) in problems[0]
+
+
+def test_tag_values_up_to_256_characters() -> None:
+    assert rules.tag_problems({"k": "v" * 256}) == []
+    assert rules.tag_problems({"k": ""}) == []
+    [problem] = rules.tag_problems({"k": "v" * 257})
+    assert "0 to 256" in problem and "'k'" in problem
+
+
+def test_at_most_50_tags() -> None:
+    assert rules.tag_problems({f"k{i}": "v" for i in range(50)}) == []
+    [problem] = rules.tag_problems({f"k{i}": "v" for i in range(51)})
+    assert "at most 50" in problem
+
+
+def test_snapshot_arn_is_taken_apart() -> None:
+    arn = rules.check_snapshot_arn("arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/abc-123")
+    assert (arn.partition, arn.region, arn.account, arn.resource_id) == (
+        "aws",
+        "us-west-2",
+        "123456789012",
+        "abc-123",
+    )
+    assert str(arn) == "arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/abc-123"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "orders-snapshot",
+        "arn:aws:docdb-elastic:us-west-2:123456789012:cluster/abc",
+        "arn:aws:rds:us-west-2:123456789012:cluster-snapshot/abc",
+        "arn:aws:docdb-elastic:us-west-2:1234:cluster-snapshot/abc",
+        "arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/",
+    ],
+)
+def test_other_arns_are_rejected(value: str) -> None:
+    assert rules.parse_snapshot_arn(value) is None
+    with pytest.raises(rules.RuleViolation, match="cluster snapshot ARN"):
+        rules.check_snapshot_arn(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("MyStack-DrCopy-1A2B3C4D", "mystack-drcopy-1a2b3c4d"),
+        ("123Stack", "s-123stack"),
+        ("a__b--c", "a-b-c"),
+        ("", "snapshot"),
+    ],
+)
+def test_names_made_from_text_are_valid(text: str, expected: str) -> None:
+    assert rules.valid_name_from(text) == expected
+
+
+def test_names_made_from_long_text_fit() -> None:
+    name = rules.valid_name_from("a" * 62 + "-b" + "c" * 10)
+    assert rules.name_problem(name) is None
+    assert len(name) <= 63
