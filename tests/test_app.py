@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import Validations
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
@@ -142,8 +143,6 @@ def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding() -> None:
 
 def test_cdk_nag_runs_and_would_catch_a_finding() -> None:
     """Guards the test above: the same set-up fails on a stack with a real finding."""
-    from aws_cdk import aws_sqs as sqs
-
     app = new_app()
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     copy_stack, _ = example_app.build(app)

@@ -46,7 +46,7 @@ def full() -> tuple[Stack, CopiedSnapshot, Template]:
 
 
 def test_every_prop_reaches_the_resource(full: tuple[Stack, CopiedSnapshot, Template]) -> None:
-    stack, _copy, template = full
+    _stack, _copy, template = full
     [key_id] = template.find_resources("AWS::KMS::Key")
     template.has_resource(
         RESOURCE_TYPE,

@@ -1,7 +1,6 @@
 """CopiedSnapshot: copy an Amazon DocumentDB Elastic cluster snapshot with the AWS CDK."""
 
-from copied_snapshot_runtime.rules import RuleViolation
-
 from copied_snapshot.copied_snapshot import RESOURCE_TYPE, CopiedSnapshot, ICopiedSnapshot
+from copied_snapshot_runtime.rules import RuleViolation
 
 __all__ = ["RESOURCE_TYPE", "CopiedSnapshot", "ICopiedSnapshot", "RuleViolation"]

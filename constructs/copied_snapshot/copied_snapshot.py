@@ -19,11 +19,11 @@ from aws_cdk import (
     Token,
 )
 from aws_cdk import aws_kms as kms
-from copied_snapshot_runtime import properties, rules
 
 from constructs import Construct, IValidation, Node
 from copied_snapshot import validation
 from copied_snapshot.handler_function import SnapshotCopyHandler
+from copied_snapshot_runtime import properties, rules
 
 RESOURCE_TYPE = "Custom::CopiedSnapshot"
 # Tags given as props yield to Tags.of(scope).add(...), whose default priority is 100.

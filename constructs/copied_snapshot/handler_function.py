@@ -9,10 +9,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from copied_snapshot_runtime.handler import POLL_RULE_PREFIX_ENV
 
 from constructs import Construct
 from copied_snapshot import bundling
+from copied_snapshot_runtime.handler import POLL_RULE_PREFIX_ENV
 
 HANDLER_ID = "CopiedSnapshotHandler"
 FUNCTION_TIMEOUT = Duration.minutes(5)

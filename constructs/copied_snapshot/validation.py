@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_kms as kms
+
 from copied_snapshot_runtime import properties, rules
 from copied_snapshot_runtime.rules import RuleViolation
 
