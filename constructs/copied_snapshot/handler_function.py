@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 from copied_snapshot import bundling
-from copied_snapshot_runtime.handler import POLL_RULE_PREFIX_ENV
+from copied_snapshot_runtime.environment import POLL_RULE_PREFIX_ENV
 
 HANDLER_ID = "CopiedSnapshotHandler"
 FUNCTION_TIMEOUT = Duration.minutes(5)

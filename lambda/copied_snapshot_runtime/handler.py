@@ -9,18 +9,20 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from copied_snapshot_runtime import decisions, properties
+from copied_snapshot_runtime import decisions, environment, properties
 from copied_snapshot_runtime.resource import CopyResource
 from copied_snapshot_runtime.snapshots import SnapshotService, docdb_elastic_client
 
-POLL_RULE_PREFIX_ENV = "POLL_RULE_PREFIX"
-DEFAULT_POLL_RULE_PREFIX = "CopiedSnapshot-"
 # Kept in crhelper's Data between polls; replaced by the attributes once the copy is ACTIVE.
 DEADLINE = "Deadline"
 TIMEOUT = "TimeoutSeconds"
 
 logger = logging.getLogger(__name__)
-helper = CopyResource(rule_prefix=os.environ.get(POLL_RULE_PREFIX_ENV, DEFAULT_POLL_RULE_PREFIX))
+# The clock deadlines are measured with; tests move it forward.
+clock = time.time
+helper = CopyResource(
+    rule_prefix=os.environ.get(environment.POLL_RULE_PREFIX_ENV, environment.DEFAULT_POLL_RULE_PREFIX)
+)
 _service: SnapshotService | None = None
 
 
@@ -41,12 +43,12 @@ def _account_and_region(context: Any) -> tuple[str, str]:
 
 
 def _start_deadline(timeout_seconds: int) -> None:
-    helper.Data[DEADLINE] = time.time() + timeout_seconds
+    helper.Data[DEADLINE] = clock() + timeout_seconds
     helper.Data[TIMEOUT] = timeout_seconds
 
 
 def _past_deadline() -> bool:
-    return time.time() > float(helper.Data[DEADLINE])
+    return clock() > float(helper.Data[DEADLINE])
 
 
 def _start_copy(props: properties.CopyProperties) -> str:

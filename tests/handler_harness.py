@@ -1,0 +1,179 @@
+"""What the handler tests need in place of CloudFormation, Lambda and AWS: a local response endpoint,
+a Lambda context, events as CloudFormation sends them, and botocore Stubbers for docdb-elastic and
+EventBridge (each stubbed request is checked against the service model)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+from botocore.stub import ANY, Stubber
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+FUNCTION_NAME = "SnapshotCopyStack-CopiedSnapshotHandlerFunction"
+STACK_ID = (
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/SnapshotCopyStack/0f5c7a40-abcd-11ef-9d6b-0a1b2c3d4e5f"
+)
+SOURCE_ARN = f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster-snapshot/source-1"
+COPY_ARN = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/copy-1"
+RULE_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/CopiedSnapshotabc-OrdersCopyABCDEFGH"
+SIGNATURE = "X-Amz-Signature=0123456789abcdef"
+
+
+class CloudFormationEndpoint:
+    """Stands in for the pre-signed ResponseURL: records each PUT and answers with `statuses` in turn."""
+
+    def __init__(self) -> None:
+        self.responses: list[dict[str, Any]] = []
+        self.statuses: list[int] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                length = int(self.headers["Content-Length"])
+                endpoint.responses.append(json.loads(self.rfile.read(length)))
+                status = endpoint.statuses.pop(0) if endpoint.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{port}/cloudformation-response?{SIGNATURE}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class Context:
+    function_name: str = FUNCTION_NAME
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def properties(**overrides: Any) -> dict[str, Any]:
+    return {
+        "ServiceToken": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}",
+        "SourceSnapshotArn": SOURCE_ARN,
+        "TargetSnapshotName": "orders-copy",
+        "NameGenerated": "false",
+        "CopyTags": "false",
+        "TimeoutSeconds": "1800",
+        "Tags": [{"Key": "team", "Value": "data"}],
+        **overrides,
+    }
+
+
+def event(
+    request_type: str,
+    response_url: str,
+    props: dict[str, Any] | None = None,
+    physical_id: str | None = None,
+    old_props: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "RequestType": request_type,
+        "ServiceToken": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}",
+        "ResponseURL": response_url,
+        "StackId": STACK_ID,
+        "RequestId": f"{request_type.lower()}-request-1",
+        "LogicalResourceId": "OrdersCopy",
+        "ResourceType": "Custom::CopiedSnapshot",
+        "ResourceProperties": props if props is not None else properties(),
+    }
+    if physical_id is not None:
+        message["PhysicalResourceId"] = physical_id
+    if old_props is not None:
+        message["OldResourceProperties"] = old_props
+    return message
+
+
+def snapshot(status: str, arn: str = COPY_ARN, name: str = "orders-copy") -> dict[str, Any]:
+    return {
+        "adminUserName": "admin",
+        "clusterArn": f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster/orders",
+        "clusterCreationTime": "2026-11-01T00:00:00Z",
+        "kmsKeyId": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/dr",
+        "snapshotArn": arn,
+        "snapshotCreationTime": "2026-11-27T10:00:00Z",
+        "snapshotName": name,
+        "snapshotType": "MANUAL",
+        "status": status,
+        "subnetIds": ["subnet-1"],
+        "vpcSecurityGroupIds": ["sg-1"],
+    }
+
+
+@dataclass
+class Aws:
+    """Stubbed clients; `calls` records (operation, params) of every request that reached a stub."""
+
+    docdb: Stubber
+    events: Stubber
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def operations(self) -> list[str]:
+        return [operation for operation, _ in self.calls]
+
+    def poll_event(self) -> dict[str, Any]:
+        """The event crhelper stored as the polling rule's target Input, as EventBridge would send it."""
+        [params] = [params for operation, params in self.calls if operation == "PutTargets"][-1:]
+        return dict(json.loads(params["Targets"][0]["Input"]))
+
+    def expect_polling_setup(self) -> None:
+        self.events.add_response(
+            "put_rule",
+            {"RuleArn": RULE_ARN},
+            {"Name": ANY, "ScheduleExpression": "rate(1 minute)", "State": "ENABLED"},
+        )
+        self.events.add_response(
+            "put_targets", {"FailedEntryCount": 0, "FailedEntries": []}, {"Rule": ANY, "Targets": ANY}
+        )
+
+    def expect_polling_teardown(self) -> None:
+        rule_name = RULE_ARN.split("/")[1]
+        self.events.add_response("remove_targets", {"FailedEntryCount": 0}, {"Rule": rule_name, "Ids": ["1"]})
+        self.events.add_response("delete_rule", {}, {"Name": rule_name})
+
+    def expect_get(self, status: str, arn: str = COPY_ARN) -> None:
+        self.docdb.add_response(
+            "get_cluster_snapshot", {"snapshot": snapshot(status, arn)}, {"snapshotArn": arn}
+        )
+
+    def expect_gone(self, arn: str = COPY_ARN) -> None:
+        self.docdb.add_client_error(
+            "get_cluster_snapshot",
+            "ResourceNotFoundException",
+            "not found",
+            404,
+            expected_params={"snapshotArn": arn},
+        )
+
+
+def stubbed_clients() -> Iterator[tuple[Any, Any, Aws]]:
+    docdb = boto3.client("docdb-elastic", region_name=REGION)
+    events = boto3.client("events", region_name=REGION)
+    aws = Aws(Stubber(docdb), Stubber(events))
+    for client in (docdb, events):
+        client.meta.events.register(
+            "provide-client-params.*.*",
+            lambda params, model, **_: aws.calls.append((model.name, dict(params))),
+        )
+    with aws.docdb, aws.events:
+        yield docdb, events, aws
