@@ -11,8 +11,8 @@ from __future__ import annotations
 from aws_cdk import App, CfnOutput, Duration, Environment, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ssm as ssm
-
 from constructs import Construct
+
 from copied_snapshot import CopiedSnapshot
 
 DEFAULT_ACCOUNT = "123456789012"

@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import Validations
+from aws_cdk import Stack, Validations
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
 
 import app as example_app
+from copied_snapshot import CopiedSnapshot
 from tests.conftest import ExampleApp, new_app
 from tools import describe_assembly
 
@@ -141,6 +143,15 @@ def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding() -> None:
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     example_app.build(app)
     app.synth()  # raises on any unacknowledged finding
+
+
+def test_cdk_nag_is_clean_for_an_environment_agnostic_stack_too() -> None:
+    app = new_app()
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    stack = Stack(app, "Agnostic")
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    CopiedSnapshot(stack, "Copy", source_snapshot_arn=example_app.DEFAULT_SOURCE_SNAPSHOT_ARN, kms_key=key)
+    app.synth()
 
 
 def test_cdk_nag_runs_and_would_catch_a_finding() -> None:

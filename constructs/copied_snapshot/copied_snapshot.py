@@ -19,8 +19,8 @@ from aws_cdk import (
     Token,
 )
 from aws_cdk import aws_kms as kms
-
 from constructs import Construct, IValidation, Node
+
 from copied_snapshot import validation
 from copied_snapshot.handler_function import SnapshotCopyHandler
 from copied_snapshot_runtime import properties, rules

@@ -9,8 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-
 from constructs import Construct
+
 from copied_snapshot import bundling
 from copied_snapshot_runtime.environment import POLL_RULE_PREFIX_ENV
 
@@ -107,15 +107,15 @@ class SnapshotCopyHandler(Construct):
                 ),
             ],
         )
-        self._acknowledge_wildcards(
-            [snapshots_arn],
+        self._acknowledge_wildcard(
+            snapshots_arn,
             "copies get ARNs the service chooses: scoped to this account and region's snapshots",
         )
-        self._acknowledge_wildcards(
-            [rules_arn], "crhelper names polling rules at run time: scoped to this stack's rule-name prefix"
+        self._acknowledge_wildcard(
+            rules_arn, "crhelper names polling rules at run time: scoped to this stack's rule-name prefix"
         )
-        self._acknowledge_wildcards(
-            [f"{self.log_group.log_group_arn}:*"],
+        self._acknowledge_wildcard(
+            f"{self.log_group.log_group_arn}:*",
             "log streams are created at run time in the handler's own group",
         )
 
@@ -149,12 +149,10 @@ class SnapshotCopyHandler(Construct):
             )
         )
 
-    def _acknowledge_wildcards(self, resources: list[str], why: str) -> None:
-        """Acknowledges cdk-nag's IAM5 finding for each scoped wildcard, with the reason it is needed."""
-        stack = Stack.of(self)
-        for resource in resources:
-            finding = f"AwsSolutions::AwsSolutions-IAM5[Resource::{_nag_text(stack.resolve(resource))}]"
-            Validations.of(self.policy).acknowledge(Acknowledgment(id=finding, reason=why))
+    def _acknowledge_wildcard(self, resource: str, why: str) -> None:
+        """Acknowledges cdk-nag's IAM5 finding for a scoped wildcard, with the reason it is needed."""
+        finding = f"AwsSolutions::AwsSolutions-IAM5[Resource::{_nag_text(Stack.of(self).resolve(resource))}]"
+        Validations.of(self.policy).acknowledge(Acknowledgment(id=finding, reason=why))
 
 
 def _nag_text(value: Any) -> str:
