@@ -155,7 +155,9 @@ class CopiedSnapshot(Resource):
         return _ImportedCopiedSnapshot(scope, id, snapshot_arn)
 
     def _generated_name(self) -> str:
-        return rules.valid_name_from(Names.unique_resource_name(self, max_length=rules.NAME_MAX_LENGTH))
+        # Two characters spare, so that a letter put first never truncates the uniqueness hash at the end.
+        unique = Names.unique_resource_name(self, max_length=rules.NAME_MAX_LENGTH - 2)
+        return rules.valid_name_from(unique)
 
 
 def _names_in_app(scope: Construct) -> dict[str, str]:
