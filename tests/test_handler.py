@@ -50,10 +50,10 @@ def invoke(message: dict[str, Any]) -> None:
     copy_handler.handler(message, Context())
 
 
-def expect_copy(aws: Aws, name: str = "orders-copy", **extra: Any) -> None:
+def expect_copy(aws: Aws, name: str = "orders-copy", arn: str = COPY_ARN, **extra: Any) -> None:
     aws.docdb.add_response(
         "copy_cluster_snapshot",
-        {"snapshot": snapshot("COPYING", name=name)},
+        {"snapshot": snapshot("COPYING", arn=arn, name=name)},
         {
             "snapshotArn": SOURCE_ARN,
             "targetSnapshotName": name,
@@ -233,16 +233,7 @@ def test_update_that_needs_a_new_copy_returns_its_arn(aws: Aws, cfn: CloudFormat
     new_arn = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/copy-2"
     old = properties()
     new = properties(TargetSnapshotName="orders-copy-v2")
-    aws.docdb.add_response(
-        "copy_cluster_snapshot",
-        {"snapshot": snapshot("COPYING", arn=new_arn, name="orders-copy-v2")},
-        {
-            "snapshotArn": SOURCE_ARN,
-            "targetSnapshotName": "orders-copy-v2",
-            "copyTags": False,
-            "tags": {"team": "data"},
-        },
-    )
+    expect_copy(aws, name="orders-copy-v2", arn=new_arn)
     aws.expect_polling_setup()
     invoke(event("Update", cfn.url, new, physical_id=COPY_ARN, old_props=old))
     aws.expect_get("ACTIVE", arn=new_arn)
@@ -296,6 +287,9 @@ def test_failed_replacement_copy_is_deleted_not_leaked(aws: Aws, cfn: CloudForma
     invoke(aws.poll_event())
     [response] = cfn.responses
     assert response["Status"] == "FAILED"
+    assert new_arn in response["Reason"]
+    # The resource stays the old copy; the failed new one was deleted above.
+    assert response["PhysicalResourceId"] == COPY_ARN
 
 
 def test_logs_are_json_at_info(

@@ -5,8 +5,9 @@
   answered at once instead of after a polling round.
 - Polling rules get names under one prefix that the construct's IAM policy and its one static Lambda
   permission are scoped to, so no per-resource permission statement is ever added to the function.
-- A failed poll keeps the copy's ARN as the physical id, so CloudFormation's rollback deletes the copy
-  instead of orphaning it under an invented id.
+- A failed poll answers with a real physical id instead of an invented one: on Create the new copy's ARN,
+  so that CloudFormation's rollback deletes the copy; on Update the unchanged old ARN (the handler deletes
+  the failed replacement itself).
 - Responses go through `response.send_response` (bounded retries, 2xx only).
 """
 
@@ -63,8 +64,12 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         super()._wrap_function(func)
         polling = "CrHelperPoll" in self._event
         if polling and self.Status == "FAILED" and not self.PhysicalResourceId:
-            # Report the copy under its own id: the rollback's Delete then removes it.
-            self.PhysicalResourceId = self.Data.get("PhysicalResourceId") or ""
+            if self._event["RequestType"] == "Update":
+                # The resource is still the copy it was; the failed new copy is the handler's to discard.
+                self.PhysicalResourceId = self._event["PhysicalResourceId"]
+            else:
+                # Report the copy under its own id: the rollback's Delete then removes it.
+                self.PhysicalResourceId = self.Data.get("PhysicalResourceId") or ""
 
     def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
         super()._send(status, reason, send_response=response.send_response)
