@@ -187,6 +187,54 @@ def test_delete_removes_the_copy_and_waits_until_it_is_gone(aws: Aws, cfn: Cloud
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
 
 
+def test_delete_of_a_copy_still_copying_is_retried_until_it_takes(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    aws.docdb.add_client_error("delete_cluster_snapshot", "ConflictException", "snapshot is copying", 409)
+    aws.expect_polling_setup()
+    invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
+    assert cfn.responses == []
+    aws.expect_get("COPYING")
+    aws.docdb.add_client_error("delete_cluster_snapshot", "ConflictException", "snapshot is copying", 409)
+    invoke(aws.poll_event())
+    assert cfn.responses == []
+    aws.expect_get("ACTIVE")
+    aws.docdb.add_response(
+        "delete_cluster_snapshot", {"snapshot": snapshot("DELETING")}, {"snapshotArn": COPY_ARN}
+    )
+    invoke(aws.poll_event())
+    aws.expect_get("DELETING")
+    invoke(aws.poll_event())
+    assert cfn.responses == []
+    aws.expect_gone()
+    aws.expect_polling_teardown()
+    invoke(aws.poll_event())
+    [response] = cfn.responses
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
+    assert aws.operations().count("DeleteClusterSnapshot") == 3
+
+
+def test_delete_still_busy_at_the_deadline_fails_clearly(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws.docdb.add_client_error("delete_cluster_snapshot", "ConflictException", "snapshot is copying", 409)
+    aws.expect_polling_setup()
+    invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
+    poll = aws.poll_event()
+    started = float(poll["CrHelperData"]["Deadline"]) - 1800
+    monkeypatch.setattr(copy_handler, "clock", lambda: started + 1801)
+    aws.expect_get("COPYING")
+    aws.docdb.add_client_error("delete_cluster_snapshot", "ConflictException", "snapshot is copying", 409)
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert (
+        f"snapshot {COPY_ARN} was still COPYING and refused deletion as busy after 1800 seconds"
+        in (response["Reason"])
+    )
+
+
 def test_delete_of_a_copy_already_gone_succeeds_at_once(aws: Aws, cfn: CloudFormationEndpoint) -> None:
     aws.docdb.add_client_error("delete_cluster_snapshot", "ResourceNotFoundException", "gone", 404)
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))

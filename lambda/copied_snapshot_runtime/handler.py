@@ -11,7 +11,7 @@ from typing import Any
 
 from copied_snapshot_runtime import decisions, environment, properties
 from copied_snapshot_runtime.resource import CopyResource
-from copied_snapshot_runtime.snapshots import SnapshotService, docdb_elastic_client
+from copied_snapshot_runtime.snapshots import Deletion, SnapshotService, docdb_elastic_client
 
 # Kept in crhelper's Data between polls; replaced by the attributes once the copy is ACTIVE.
 DEADLINE = "Deadline"
@@ -140,7 +140,8 @@ def delete(event: Mapping[str, Any], context: Any) -> str:
         logger.info({"message": "not a snapshot of this account and region; nothing to delete"})
         helper.answer_now()
         return physical_id
-    if not service().delete(str(arn)):
+    deletion = service().delete(str(arn))
+    if deletion is Deletion.GONE:
         logger.info({"message": "already gone", "SnapshotArn": physical_id})
         helper.answer_now()
         return physical_id
@@ -153,20 +154,29 @@ def delete(event: Mapping[str, Any], context: Any) -> str:
     except properties.InvalidProperties:
         timeout = properties.DEFAULT_TIMEOUT_SECONDS
     _start_deadline(timeout)
-    logger.info({"message": "delete started", "SnapshotArn": physical_id})
+    logger.info({"message": f"delete {deletion.value}", "SnapshotArn": physical_id})
     return physical_id
 
 
 def poll_delete(event: Mapping[str, Any], context: Any) -> str | None:
+    # crhelper repeats the first invocation's Data on every poll, so the snapshot itself is the state.
     arn = str(helper.Data["PhysicalResourceId"])
     snapshot = service().get(arn)
+    busy = False
+    if snapshot is not None and snapshot.get("status") != "DELETING":
+        # Deletion was refused as busy (a copy still in progress): ask again until it takes.
+        deletion = service().delete(arn)
+        busy = deletion is Deletion.BUSY
+        if deletion is Deletion.GONE:
+            snapshot = None
     if snapshot is None:
         logger.info({"message": "deleted", "SnapshotArn": arn})
         helper.Data.clear()
         return arn
     if _past_deadline():
+        refused = " and refused deletion as busy" if busy else ""
         raise CopyFailed(
-            f"snapshot {arn} was still {snapshot.get('status')} after {helper.Data[TIMEOUT]} seconds"
+            f"snapshot {arn} was still {snapshot.get('status')}{refused} after {helper.Data[TIMEOUT]} seconds"
         )
     return None
 

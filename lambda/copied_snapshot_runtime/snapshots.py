@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,12 @@ _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 def docdb_elastic_client(region: str | None = None) -> DocDBElasticClient:
     """A client honouring the standard AWS configuration (credentials, AWS_ENDPOINT_URL_DOCDB_ELASTIC)."""
     return boto3.client("docdb-elastic", region_name=region, config=_CLIENT_CONFIG)
+
+
+class Deletion(enum.Enum):
+    STARTED = "started"
+    GONE = "gone"  # nothing (left) to delete
+    BUSY = "busy"  # the snapshot is still copying or otherwise in use: try again later
 
 
 class SnapshotService:
@@ -45,13 +52,14 @@ class SnapshotService:
         except self._client.exceptions.ResourceNotFoundException:
             return None
 
-    def delete(self, snapshot_arn: str) -> bool:
-        """Starts deleting; False when there was nothing to delete."""
+    def delete(self, snapshot_arn: str) -> Deletion:
         try:
             self._client.delete_cluster_snapshot(snapshotArn=snapshot_arn)
         except self._client.exceptions.ResourceNotFoundException:
-            return False
-        return True
+            return Deletion.GONE
+        except self._client.exceptions.ConflictException:
+            return Deletion.BUSY
+        return Deletion.STARTED
 
     def tag(self, snapshot_arn: str, tags: Mapping[str, str]) -> None:
         if tags:
