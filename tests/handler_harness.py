@@ -151,6 +151,16 @@ class Aws:
         self.events.add_response("remove_targets", {"FailedEntryCount": 0}, {"Rule": rule_name, "Ids": ["1"]})
         self.events.add_response("delete_rule", {}, {"Name": rule_name})
 
+    def expect_delete(self, arn: str = COPY_ARN) -> None:
+        self.docdb.add_response(
+            "delete_cluster_snapshot", {"snapshot": snapshot("DELETING", arn)}, {"snapshotArn": arn}
+        )
+
+    def expect_delete_refused(self, code: str, status: int, arn: str = COPY_ARN) -> None:
+        self.docdb.add_client_error(
+            "delete_cluster_snapshot", code, "refused", status, expected_params={"snapshotArn": arn}
+        )
+
     def expect_get(self, status: str, arn: str = COPY_ARN) -> None:
         self.docdb.add_response(
             "get_cluster_snapshot", {"snapshot": snapshot(status, arn)}, {"snapshotArn": arn}

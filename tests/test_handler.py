@@ -171,9 +171,7 @@ def test_create_refused_by_the_api_fails_with_its_message(aws: Aws, cfn: CloudFo
 
 
 def test_delete_removes_the_copy_and_waits_until_it_is_gone(aws: Aws, cfn: CloudFormationEndpoint) -> None:
-    aws.docdb.add_response(
-        "delete_cluster_snapshot", {"snapshot": snapshot("DELETING")}, {"snapshotArn": COPY_ARN}
-    )
+    aws.expect_delete()
     aws.expect_polling_setup()
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
     assert cfn.responses == []
@@ -190,18 +188,16 @@ def test_delete_removes_the_copy_and_waits_until_it_is_gone(aws: Aws, cfn: Cloud
 def test_delete_of_a_copy_still_copying_is_retried_until_it_takes(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:
-    aws.docdb.add_client_error("delete_cluster_snapshot", "ConflictException", "snapshot is copying", 409)
+    aws.expect_delete_refused("ConflictException", 409)
     aws.expect_polling_setup()
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
     assert cfn.responses == []
     aws.expect_get("COPYING")
-    aws.docdb.add_client_error("delete_cluster_snapshot", "ConflictException", "snapshot is copying", 409)
+    aws.expect_delete_refused("ConflictException", 409)
     invoke(aws.poll_event())
     assert cfn.responses == []
     aws.expect_get("ACTIVE")
-    aws.docdb.add_response(
-        "delete_cluster_snapshot", {"snapshot": snapshot("DELETING")}, {"snapshotArn": COPY_ARN}
-    )
+    aws.expect_delete()
     invoke(aws.poll_event())
     aws.expect_get("DELETING")
     invoke(aws.poll_event())
@@ -217,14 +213,14 @@ def test_delete_of_a_copy_still_copying_is_retried_until_it_takes(
 def test_delete_still_busy_at_the_deadline_fails_clearly(
     aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    aws.docdb.add_client_error("delete_cluster_snapshot", "ConflictException", "snapshot is copying", 409)
+    aws.expect_delete_refused("ConflictException", 409)
     aws.expect_polling_setup()
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
     poll = aws.poll_event()
     started = float(poll["CrHelperData"]["Deadline"]) - 1800
     monkeypatch.setattr(copy_handler, "clock", lambda: started + 1801)
     aws.expect_get("COPYING")
-    aws.docdb.add_client_error("delete_cluster_snapshot", "ConflictException", "snapshot is copying", 409)
+    aws.expect_delete_refused("ConflictException", 409)
     aws.expect_polling_teardown()
     invoke(poll)
     [response] = cfn.responses
@@ -236,7 +232,7 @@ def test_delete_still_busy_at_the_deadline_fails_clearly(
 
 
 def test_delete_of_a_copy_already_gone_succeeds_at_once(aws: Aws, cfn: CloudFormationEndpoint) -> None:
-    aws.docdb.add_client_error("delete_cluster_snapshot", "ResourceNotFoundException", "gone", 404)
+    aws.expect_delete_refused("ResourceNotFoundException", 404)
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
     [response] = cfn.responses
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
@@ -328,9 +324,7 @@ def test_failed_replacement_copy_is_deleted_not_leaked(aws: Aws, cfn: CloudForma
         )
     )
     aws.expect_get("INACCESSIBLE_ENCRYPTION_CREDS", arn=new_arn)
-    aws.docdb.add_response(
-        "delete_cluster_snapshot", {"snapshot": snapshot("DELETING", arn=new_arn)}, {"snapshotArn": new_arn}
-    )
+    aws.expect_delete(new_arn)
     aws.expect_polling_teardown()
     invoke(aws.poll_event())
     [response] = cfn.responses
@@ -347,7 +341,7 @@ def test_logs_are_json_at_info(
     stream = logging.StreamHandler()
     root.addHandler(stream)
     try:
-        aws.docdb.add_client_error("delete_cluster_snapshot", "ResourceNotFoundException", "gone", 404)
+        aws.expect_delete_refused("ResourceNotFoundException", 404)
         invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
     finally:
         root.removeHandler(stream)

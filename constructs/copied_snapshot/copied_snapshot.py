@@ -16,7 +16,6 @@ from aws_cdk import (
     Stack,
     TagManager,
     TagType,
-    Token,
 )
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation, Node
@@ -90,7 +89,7 @@ class CopiedSnapshot(Resource):
         """
         super().__init__(scope, id)
         stack = Stack.of(self)
-        validation.check_source_arn(source_snapshot_arn)
+        validation.check_snapshot_arn(source_snapshot_arn)
         validation.check_removal_policy(removal_policy)
         handler_timeout = validation.timeout_seconds(timeout)
         given_tags = dict(tags or {})
@@ -150,8 +149,7 @@ class CopiedSnapshot(Resource):
     @staticmethod
     def from_snapshot_arn(scope: Construct, id: str, snapshot_arn: str) -> ICopiedSnapshot:
         """References an existing copy, in this or another stack, by its ARN."""
-        if not Token.is_unresolved(snapshot_arn):
-            rules.check_snapshot_arn(snapshot_arn, what="snapshot ARN")
+        validation.check_snapshot_arn(snapshot_arn, what="snapshot ARN")
         return _ImportedCopiedSnapshot(scope, id, snapshot_arn)
 
     def _generated_name(self) -> str:

@@ -17,9 +17,9 @@ SUPPORTED_REMOVAL_POLICIES = (
 )
 
 
-def check_source_arn(value: str) -> None:
+def check_snapshot_arn(value: str, what: str = "source snapshot ARN") -> None:
     if not Token.is_unresolved(value):
-        rules.check_snapshot_arn(value)
+        rules.check_snapshot_arn(value, what)
 
 
 def check_target_name(value: str) -> None:

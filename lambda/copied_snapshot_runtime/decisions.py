@@ -24,10 +24,11 @@ class Progress(enum.Enum):
 
 
 ACTIVE = "ACTIVE"
+DELETING = "DELETING"
 # Statuses after which a snapshot will never become ACTIVE by itself.
 FAILURE_STATUSES = frozenset(
     {
-        "DELETING",
+        DELETING,
         "VPC_ENDPOINT_LIMIT_EXCEEDED",
         "IP_ADDRESS_LIMIT_EXCEEDED",
         "INVALID_SECURITY_GROUP_ID",

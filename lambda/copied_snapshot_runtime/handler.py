@@ -163,7 +163,7 @@ def poll_delete(event: Mapping[str, Any], context: Any) -> str | None:
     arn = str(helper.Data["PhysicalResourceId"])
     snapshot = service().get(arn)
     busy = False
-    if snapshot is not None and snapshot.get("status") != "DELETING":
+    if snapshot is not None and snapshot.get("status") != decisions.DELETING:
         # Deletion was refused as busy (a copy still in progress): ask again until it takes.
         deletion = service().delete(arn)
         busy = deletion is Deletion.BUSY
