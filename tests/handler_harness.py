@@ -104,12 +104,14 @@ def event(
     return message
 
 
-def snapshot(status: str, arn: str = COPY_ARN, name: str = "orders-copy") -> dict[str, Any]:
+def snapshot(
+    status: str, arn: str = COPY_ARN, name: str = "orders-copy", kms_key_id: str | None = None
+) -> dict[str, Any]:
     return {
         "adminUserName": "admin",
         "clusterArn": f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster/orders",
         "clusterCreationTime": "2026-11-01T00:00:00Z",
-        "kmsKeyId": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/dr",
+        "kmsKeyId": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/dr" if kms_key_id is None else kms_key_id,
         "snapshotArn": arn,
         "snapshotCreationTime": "2026-11-27T10:00:00Z",
         "snapshotName": name,
@@ -127,6 +129,7 @@ class Aws:
     docdb: Stubber
     events: Stubber
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    sleeps: list[float] = field(default_factory=list)
 
     def operations(self) -> list[str]:
         return [operation for operation, _ in self.calls]
@@ -150,6 +153,14 @@ class Aws:
         rule_name = RULE_ARN.split("/")[1]
         self.events.add_response("remove_targets", {"FailedEntryCount": 0}, {"Rule": rule_name, "Ids": ["1"]})
         self.events.add_response("delete_rule", {}, {"Name": rule_name})
+
+    def expect_source(self, kms_key_id: str = "", arn: str = SOURCE_ARN) -> None:
+        """The source snapshot as the handler reads it first; unencrypted unless a key is given."""
+        self.docdb.add_response(
+            "get_cluster_snapshot",
+            {"snapshot": snapshot("ACTIVE", arn=arn, name="source-1", kms_key_id=kms_key_id)},
+            {"snapshotArn": arn},
+        )
 
     def expect_delete(self, arn: str = COPY_ARN) -> None:
         self.docdb.add_response(

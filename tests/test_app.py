@@ -58,6 +58,12 @@ def test_role_has_exactly_the_needed_permissions(example: ExampleApp) -> None:
             "Resource": partition_arn(f":docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/*"),
         },
         {
+            "Sid": "FindCopiesByName",
+            "Effect": "Allow",
+            "Action": "docdb-elastic:ListClusterSnapshots",
+            "Resource": "*",
+        },
+        {
             "Sid": "PollWithRules",
             "Effect": "Allow",
             "Action": ["events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule"],
@@ -65,12 +71,12 @@ def test_role_has_exactly_the_needed_permissions(example: ExampleApp) -> None:
         },
         {
             "Effect": "Allow",
-            "Action": "docdb-elastic:CopyClusterSnapshot",
+            "Action": ["docdb-elastic:CopyClusterSnapshot", "docdb-elastic:GetClusterSnapshot"],
             "Resource": example_app.DEFAULT_SOURCE_SNAPSHOT_ARN,
         },
         {
             "Effect": "Allow",
-            "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"],
+            "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
             "Resource": {"Fn::GetAtt": [key_id, "Arn"]},
             "Condition": {
                 "StringEquals": {

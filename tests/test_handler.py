@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from copied_snapshot_runtime import environment
+from copied_snapshot_runtime import decisions, environment, rules
 from copied_snapshot_runtime import handler as copy_handler
+from copied_snapshot_runtime.properties import parse_properties
 from copied_snapshot_runtime.snapshots import SnapshotService
 from tests.handler_harness import (
     ACCOUNT,
@@ -18,6 +19,7 @@ from tests.handler_harness import (
     REGION,
     SIGNATURE,
     SOURCE_ARN,
+    STACK_ID,
     Aws,
     CloudFormationEndpoint,
     Context,
@@ -26,6 +28,10 @@ from tests.handler_harness import (
     snapshot,
     stubbed_clients,
 )
+
+NEW_ARN = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/copy-2"
+DR_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/dr"
+SOURCE_KEY = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/source"
 
 
 @pytest.fixture
@@ -36,9 +42,21 @@ def cfn() -> Iterator[CloudFormationEndpoint]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+def regions() -> list[str | None]:
+    """The regions the handler asked for a docdb-elastic client in (None: its own)."""
+    return []
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, regions: list[str | None]) -> Iterator[Aws]:
     for docdb, events, stubs in stubbed_clients():
-        monkeypatch.setattr(copy_handler, "_service", SnapshotService(docdb))
+        stubbed = SnapshotService(docdb, sleep=stubs.sleeps.append)
+
+        def service(region: str | None = None, stubbed: SnapshotService = stubbed) -> SnapshotService:
+            regions.append(region)
+            return stubbed
+
+        monkeypatch.setattr(copy_handler, "service", service)
         monkeypatch.setattr(copy_handler.helper, "_events_client", events)
         monkeypatch.setattr(copy_handler.helper, "_lambda_client", None)  # never needed: see resource.py
         yield stubs
@@ -46,11 +64,29 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         stubs.events.assert_no_pending_responses()
 
 
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every path the tests take is logged without the pre-signed ResponseURL or its signature."""
+    yield
+    assert SIGNATURE not in caplog.text
+    assert "cloudformation-response" not in caplog.text
+
+
 def invoke(message: dict[str, Any]) -> None:
     copy_handler.handler(message, Context())
 
 
-def expect_copy(aws: Aws, name: str = "orders-copy", arn: str = COPY_ARN, **extra: Any) -> None:
+def owner(props: dict[str, Any] | None = None, logical_id: str = "OrdersCopy") -> str:
+    return decisions.owner_tag_value(STACK_ID, logical_id, parse_properties(props or properties()))
+
+
+def expect_copy(
+    aws: Aws,
+    name: str = "orders-copy",
+    arn: str = COPY_ARN,
+    props: dict[str, Any] | None = None,
+    **extra: Any,
+) -> None:
     aws.docdb.add_response(
         "copy_cluster_snapshot",
         {"snapshot": snapshot("COPYING", arn=arn, name=name)},
@@ -58,73 +94,83 @@ def expect_copy(aws: Aws, name: str = "orders-copy", arn: str = COPY_ARN, **extr
             "snapshotArn": SOURCE_ARN,
             "targetSnapshotName": name,
             "copyTags": False,
-            "tags": {"team": "data"},
+            "tags": {"team": "data", rules.OWNER_TAG: owner(props)},
             **extra,
         },
     )
+
+
+def start_create(aws: Aws, cfn: CloudFormationEndpoint) -> dict[str, Any]:
+    """A Create that started its copy and set up polling; returns the poll event."""
+    aws.expect_source()
+    expect_copy(aws)
+    aws.expect_polling_setup()
+    invoke(event("Create", cfn.url))
+    assert cfn.responses == []
+    return aws.poll_event()
 
 
 ATTRIBUTES = {
     "SnapshotArn": COPY_ARN,
     "SnapshotName": "orders-copy",
     "Status": "ACTIVE",
-    "KmsKeyId": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/dr",
+    "KmsKeyId": DR_KEY,
     "ClusterArn": f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster/orders",
     "SnapshotCreationTime": "2026-11-27T10:00:00Z",
 }
 
 
 def test_create_copies_and_answers_once_the_copy_is_active(
-    aws: Aws, cfn: CloudFormationEndpoint, caplog: pytest.LogCaptureFixture
+    aws: Aws, cfn: CloudFormationEndpoint, caplog: pytest.LogCaptureFixture, regions: list[str | None]
 ) -> None:
-    expect_copy(aws)
-    aws.expect_polling_setup()
-    invoke(event("Create", cfn.url))
-    assert cfn.responses == []  # still copying: CloudFormation waits
-
+    poll = start_create(aws, cfn)
+    assert "us-west-2" in regions  # the source was read in its own region
     rule_name = next(params["Name"] for operation, params in aws.calls if operation == "PutRule")
     assert rule_name.startswith(environment.DEFAULT_POLL_RULE_PREFIX + "OrdersCopy")
     assert len(rule_name) <= 64
 
     aws.expect_get("COPYING")
-    invoke(aws.poll_event())
+    invoke(poll)
     assert cfn.responses == []
 
     aws.expect_get("ACTIVE")
     aws.expect_polling_teardown()
-    invoke(aws.poll_event())
+    invoke(poll)
     [response] = cfn.responses
     assert response["Status"] == "SUCCESS"
     assert response["PhysicalResourceId"] == COPY_ARN
     assert response["Data"] == ATTRIBUTES
     assert response["LogicalResourceId"] == "OrdersCopy"
-
     assert "lambda" not in " ".join(aws.operations()).lower()  # no AddPermission/RemovePermission
-    assert SIGNATURE not in caplog.text and cfn.url not in caplog.text
     assert "copy started" in caplog.text
 
 
 def test_create_passes_key_and_copy_tags(aws: Aws, cfn: CloudFormationEndpoint) -> None:
-    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/dr"
+    props = properties(CopyTags="true", KmsKeyId=DR_KEY, Tags=[])
+    aws.expect_source(kms_key_id=SOURCE_KEY)
     aws.docdb.add_response(
         "copy_cluster_snapshot",
         {"snapshot": snapshot("COPYING")},
-        {"snapshotArn": SOURCE_ARN, "targetSnapshotName": "orders-copy", "copyTags": True, "kmsKeyId": key},
+        {
+            "snapshotArn": SOURCE_ARN,
+            "targetSnapshotName": "orders-copy",
+            "copyTags": True,
+            "kmsKeyId": DR_KEY,
+            "tags": {rules.OWNER_TAG: owner(props)},
+        },
     )
     aws.expect_polling_setup()
-    invoke(event("Create", cfn.url, properties(CopyTags="true", KmsKeyId=key, Tags=[])))
+    invoke(event("Create", cfn.url, props))
     assert cfn.responses == []
 
 
 def test_create_ending_in_a_failure_status_reports_the_copy_for_rollback(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:
-    expect_copy(aws)
-    aws.expect_polling_setup()
-    invoke(event("Create", cfn.url))
+    poll = start_create(aws, cfn)
     aws.expect_get("INACCESSIBLE_ENCRYPTION_CREDS")
     aws.expect_polling_teardown()
-    invoke(aws.poll_event())
+    invoke(poll)
     [response] = cfn.responses
     assert response["Status"] == "FAILED"
     assert COPY_ARN in response["Reason"] and "INACCESSIBLE_ENCRYPTION_CREDS" in response["Reason"]
@@ -135,10 +181,7 @@ def test_create_ending_in_a_failure_status_reports_the_copy_for_rollback(
 def test_create_past_its_deadline_fails_and_stops_polling(
     aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expect_copy(aws)
-    aws.expect_polling_setup()
-    invoke(event("Create", cfn.url))
-    poll = aws.poll_event()
+    poll = start_create(aws, cfn)
     started = float(poll["CrHelperData"]["Deadline"]) - 1800
     monkeypatch.setattr(copy_handler, "clock", lambda: started + 1801)
     aws.expect_get("COPYING")
@@ -158,16 +201,221 @@ def test_create_with_invalid_properties_fails_before_any_call(aws: Aws, cfn: Clo
     assert aws.calls == []
 
 
-def test_create_refused_by_the_api_fails_with_its_message(aws: Aws, cfn: CloudFormationEndpoint) -> None:
-    aws.docdb.add_client_error(
-        "copy_cluster_snapshot", "ServiceQuotaExceededException", "manual snapshot quota reached", 402
-    )
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ValidationException", 400),
+        ("ServiceQuotaExceededException", 402),
+        ("AccessDeniedException", 403),
+        ("ResourceNotFoundException", 404),
+    ],
+)
+def test_terminal_api_errors_fail_at_once_naming_snapshot_and_cause(
+    aws: Aws, cfn: CloudFormationEndpoint, code: str, status: int
+) -> None:
+    aws.expect_source()
+    aws.docdb.add_client_error("copy_cluster_snapshot", code, "the service's own words " + "x" * 5000, status)
     invoke(event("Create", cfn.url))
     [response] = cfn.responses
     assert response["Status"] == "FAILED"
-    assert "ServiceQuotaExceededException" in response["Reason"]
-    assert "manual snapshot quota reached" in response["Reason"]
+    assert (
+        f"copying {SOURCE_ARN} to 'orders-copy' failed: {code}: the service's own words" in response["Reason"]
+    )
+    assert aws.sleeps == []  # not retried
     assert "PutRule" not in aws.operations()
+    assert len(json.dumps(response)) < 4096
+
+
+@pytest.mark.parametrize(
+    ("error", "waits"),
+    [
+        (("ThrottlingException", 429, {"retry-after": "3"}), [3.0]),
+        (("ThrottlingException", 429, {}), [1.0]),
+        (("InternalServerException", 500, {}), [1.0]),
+    ],
+)
+def test_passing_errors_are_retried_with_backoff(
+    aws: Aws, cfn: CloudFormationEndpoint, error: tuple[str, int, dict[str, str]], waits: list[float]
+) -> None:
+    code, status, headers = error
+    aws.expect_source()
+    aws.docdb.add_client_error(
+        "copy_cluster_snapshot", code, "busy", status, response_meta={"HTTPHeaders": headers}
+    )
+    expect_copy(aws)
+    aws.expect_polling_setup()
+    invoke(event("Create", cfn.url))
+    assert cfn.responses == []
+    assert aws.sleeps == waits
+
+
+def test_throttling_that_never_ends_fails_after_bounded_retries(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    aws.expect_source()
+    for _ in range(5):
+        aws.docdb.add_client_error("copy_cluster_snapshot", "ThrottlingException", "slow down", 429)
+    invoke(event("Create", cfn.url))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert "ThrottlingException" in response["Reason"]
+    assert aws.sleeps == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_a_poll_meeting_passing_errors_tries_again_next_minute(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    poll = start_create(aws, cfn)
+    for _ in range(5):
+        aws.docdb.add_client_error("get_cluster_snapshot", "InternalServerException", "oops", 500)
+    invoke(poll)
+    assert cfn.responses == []  # still polling
+    aws.expect_get("ACTIVE")
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [response] = cfn.responses
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
+
+
+@pytest.mark.parametrize(
+    ("props", "source_key", "message"),
+    [
+        (properties(KmsKeyId=DR_KEY), "", f"source snapshot {SOURCE_ARN} is not encrypted"),
+        (properties(), SOURCE_KEY, "a copy to us-east-1 needs a kms_key of us-east-1"),
+        (properties(KmsKeyId=SOURCE_KEY), SOURCE_KEY, f"kms key {SOURCE_KEY} is in us-west-2"),
+    ],
+)
+def test_encryption_that_cannot_work_fails_before_the_copy(
+    aws: Aws, cfn: CloudFormationEndpoint, props: dict[str, Any], source_key: str, message: str
+) -> None:
+    aws.expect_source(kms_key_id=source_key)
+    invoke(event("Create", cfn.url, props))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert message in response["Reason"]
+    assert aws.operations() == ["GetClusterSnapshot"]
+
+
+def test_a_missing_source_fails_clearly(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    aws.expect_gone(SOURCE_ARN)
+    invoke(event("Create", cfn.url))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert f"source snapshot {SOURCE_ARN} does not exist" in response["Reason"]
+
+
+def name_in_use(aws: Aws, owner_tag: str | None) -> None:
+    aws.expect_source()
+    aws.docdb.add_client_error("copy_cluster_snapshot", "ConflictException", "name in use", 409)
+    aws.docdb.add_response(
+        "list_cluster_snapshots",
+        {
+            "snapshots": [
+                {
+                    "clusterArn": "c",
+                    "snapshotArn": NEW_ARN,
+                    "snapshotCreationTime": "t",
+                    "snapshotName": "other",
+                    "status": "ACTIVE",
+                }
+            ],
+            "nextToken": "page-2",
+        },
+        {},
+    )
+    aws.docdb.add_response(
+        "list_cluster_snapshots",
+        {
+            "snapshots": [
+                {
+                    "clusterArn": "c",
+                    "snapshotArn": COPY_ARN,
+                    "snapshotCreationTime": "t",
+                    "snapshotName": "Orders-Copy",
+                    "status": "COPYING",
+                }
+            ]
+        },
+        {"nextToken": "page-2"},
+    )
+    tags = {"team": "data"} if owner_tag is None else {"team": "data", rules.OWNER_TAG: owner_tag}
+    aws.docdb.add_response("list_tags_for_resource", {"tags": tags}, {"resourceArn": COPY_ARN})
+
+
+def test_a_create_delivered_twice_adopts_its_own_copy(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    name_in_use(aws, owner())
+    aws.expect_polling_setup()
+    invoke(event("Create", cfn.url))
+    assert cfn.responses == []
+    aws.expect_get("ACTIVE")
+    aws.expect_polling_teardown()
+    invoke(aws.poll_event())
+    [response] = cfn.responses
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
+    assert aws.operations().count("CopyClusterSnapshot") == 1
+
+
+@pytest.mark.parametrize(
+    ("owner_tag", "named"),
+    [
+        (None, "no CopiedSnapshot (it has no copied-snapshot:owner tag)"),
+        (owner(logical_id="OtherCopy"), "CopiedSnapshot SnapshotCopyStack/OtherCopy"),
+    ],
+)
+def test_a_name_held_by_anything_else_fails_naming_the_owner(
+    aws: Aws, cfn: CloudFormationEndpoint, owner_tag: str | None, named: str
+) -> None:
+    name_in_use(aws, owner_tag)
+    invoke(event("Create", cfn.url))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert f"name in use: snapshot {COPY_ARN} already holds the name 'orders-copy'" in response["Reason"]
+    assert named in response["Reason"]
+    # The other snapshot is reported under no physical id of ours: the rollback will not delete it.
+    assert response["PhysicalResourceId"] != COPY_ARN
+    assert "DeleteClusterSnapshot" not in aws.operations()
+
+
+def test_properties_never_overflow_the_polling_target_input(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    tags = [{"Key": f"{i:02d}" + "k" * 126, "Value": "v" * 256} for i in range(rules.MAX_USER_TAGS)]
+    props = properties(Tags=tags)
+    assert len(json.dumps(props)) > 8192
+    aws.expect_source()
+    aws.docdb.add_response("copy_cluster_snapshot", {"snapshot": snapshot("COPYING")})
+    aws.expect_polling_setup()
+    invoke(event("Create", cfn.url, props))
+    [target] = next(params for operation, params in aws.calls if operation == "PutTargets")["Targets"]
+    assert len(target["Input"]) <= 8192
+    assert "ResourceProperties" not in json.loads(target["Input"])
+    aws.expect_get("ACTIVE")
+    aws.expect_polling_teardown()
+    invoke(aws.poll_event())
+    [response] = cfn.responses
+    assert response["Status"] == "SUCCESS"
+
+
+def test_a_hundred_copies_share_one_handler_without_permission_edits(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    polls = []
+    for index in range(100):
+        aws.expect_source()
+        aws.docdb.add_response(
+            "copy_cluster_snapshot", {"snapshot": snapshot("COPYING", arn=f"{COPY_ARN}{index}")}
+        )
+        aws.expect_polling_setup()
+        message = event("Create", cfn.url, properties(TargetSnapshotName=f"copy-{index}"))
+        message["LogicalResourceId"] = f"Copy{index}"
+        invoke(message)
+        polls.append(aws.poll_event())
+    for index, poll in enumerate(polls):
+        aws.expect_get("ACTIVE", arn=f"{COPY_ARN}{index}")
+        aws.expect_polling_teardown()
+        invoke(poll)
+    assert [response["Status"] for response in cfn.responses] == ["SUCCESS"] * 100
+    operations = aws.operations()
+    assert operations.count("PutRule") == operations.count("DeleteRule") == 100
+    assert operations.count("RemoveTargets") == 100
+    rule_names = {params["Name"] for operation, params in aws.calls if operation == "PutRule"}
+    assert len(rule_names) == 100
 
 
 def test_delete_removes_the_copy_and_waits_until_it_is_gone(aws: Aws, cfn: CloudFormationEndpoint) -> None:
@@ -273,23 +521,31 @@ def test_update_of_tags_is_made_in_place(aws: Aws, cfn: CloudFormationEndpoint) 
     assert "PutRule" not in aws.operations()
 
 
+def expect_current_owner(aws: Aws, owner_tag: str, arn: str = COPY_ARN) -> None:
+    aws.docdb.add_response(
+        "list_tags_for_resource", {"tags": {rules.OWNER_TAG: owner_tag}}, {"resourceArn": arn}
+    )
+
+
 def test_update_that_needs_a_new_copy_returns_its_arn(aws: Aws, cfn: CloudFormationEndpoint) -> None:
-    new_arn = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/copy-2"
-    old = properties()
-    new = properties(TargetSnapshotName="orders-copy-v2")
-    expect_copy(aws, name="orders-copy-v2", arn=new_arn)
+    old, new = properties(), properties(TargetSnapshotName="orders-copy-v2")
+    expect_current_owner(aws, owner(old))
+    aws.expect_source()
+    expect_copy(aws, name="orders-copy-v2", arn=NEW_ARN, props=new)
     aws.expect_polling_setup()
     invoke(event("Update", cfn.url, new, physical_id=COPY_ARN, old_props=old))
-    aws.expect_get("ACTIVE", arn=new_arn)
+    aws.expect_get("ACTIVE", arn=NEW_ARN)
     aws.expect_polling_teardown()
     invoke(aws.poll_event())
     [response] = cfn.responses
-    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", new_arn)
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", NEW_ARN)
 
 
 def test_replacing_a_generated_name_gets_a_new_name(aws: Aws, cfn: CloudFormationEndpoint) -> None:
     old = properties(NameGenerated="true")
     new = properties(NameGenerated="true", CopyTags="true")
+    expect_current_owner(aws, owner(old))
+    aws.expect_source()
     aws.docdb.add_response("copy_cluster_snapshot", {"snapshot": snapshot("COPYING")})
     aws.expect_polling_setup()
     invoke(event("Update", cfn.url, new, physical_id=COPY_ARN, old_props=old))
@@ -301,18 +557,20 @@ def test_replacing_a_generated_name_gets_a_new_name(aws: Aws, cfn: CloudFormatio
 def test_replacing_under_the_same_chosen_name_fails_with_advice(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:
+    expect_current_owner(aws, owner())
     invoke(
         event("Update", cfn.url, properties(CopyTags="true"), physical_id=COPY_ARN, old_props=properties())
     )
     [response] = cfn.responses
     assert response["Status"] == "FAILED"
     assert "change target_snapshot_name" in response["Reason"]
-    assert aws.calls == []
+    assert "CopyClusterSnapshot" not in aws.operations()
 
 
 def test_failed_replacement_copy_is_deleted_not_leaked(aws: Aws, cfn: CloudFormationEndpoint) -> None:
-    new_arn = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/copy-2"
-    aws.docdb.add_response("copy_cluster_snapshot", {"snapshot": snapshot("COPYING", arn=new_arn)})
+    expect_current_owner(aws, owner())
+    aws.expect_source()
+    aws.docdb.add_response("copy_cluster_snapshot", {"snapshot": snapshot("COPYING", arn=NEW_ARN)})
     aws.expect_polling_setup()
     invoke(
         event(
@@ -323,15 +581,40 @@ def test_failed_replacement_copy_is_deleted_not_leaked(aws: Aws, cfn: CloudForma
             old_props=properties(),
         )
     )
-    aws.expect_get("INACCESSIBLE_ENCRYPTION_CREDS", arn=new_arn)
-    aws.expect_delete(new_arn)
+    aws.expect_get("INACCESSIBLE_ENCRYPTION_CREDS", arn=NEW_ARN)
+    aws.expect_delete(NEW_ARN)
     aws.expect_polling_teardown()
     invoke(aws.poll_event())
     [response] = cfn.responses
     assert response["Status"] == "FAILED"
-    assert new_arn in response["Reason"]
+    assert NEW_ARN in response["Reason"]
     # The resource stays the old copy; the failed new one was deleted above.
     assert response["PhysicalResourceId"] == COPY_ARN
+
+
+def test_the_rollback_update_after_a_failed_replacement_keeps_the_copy(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    """CloudFormation rolls back with old and new swapped; the copy already is what `new` asks for."""
+    original = properties(Tags=[{"Key": "team", "Value": "data"}])
+    refused = properties(TargetSnapshotName="v2", Tags=[{"Key": "team", "Value": "data"}])
+    expect_current_owner(aws, owner(original))
+    aws.expect_get("ACTIVE")
+    invoke(event("Update", cfn.url, original, physical_id=COPY_ARN, old_props=refused))
+    [response] = cfn.responses
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
+    assert "CopyClusterSnapshot" not in aws.operations()
+
+
+def test_the_rollback_update_after_refused_tags_restores_them(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    original = properties(Tags=[{"Key": "team", "Value": "data"}])
+    refused = properties(Tags=[{"Key": "aws:team", "Value": "x"}, {"Key": "team", "Value": "y" * 300}])
+    aws.docdb.add_response("untag_resource", {}, {"resourceArn": COPY_ARN, "tagKeys": ["aws:team"]})
+    aws.docdb.add_response("tag_resource", {}, {"resourceArn": COPY_ARN, "tags": {"team": "data"}})
+    aws.expect_get("ACTIVE")
+    invoke(event("Update", cfn.url, original, physical_id=COPY_ARN, old_props=refused))
+    [response] = cfn.responses
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
 
 
 def test_logs_are_json_at_info(
@@ -350,5 +633,8 @@ def test_logs_are_json_at_info(
     assert all(line["level"] in ("INFO", "WARNING", "ERROR") for line in lines)
     assert all(
         line["RequestType"] == "Delete" and line["LogicalResourceId"] == "OrdersCopy" for line in lines
+    )
+    assert any(
+        isinstance(line["message"], dict) and line["message"].get("SnapshotArn") == COPY_ARN for line in lines
     )
     assert SIGNATURE not in json.dumps(lines)

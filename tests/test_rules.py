@@ -59,10 +59,17 @@ def test_tag_values_up_to_256_characters() -> None:
     assert "0 to 256" in problem and "'k'" in problem
 
 
-def test_at_most_50_tags() -> None:
-    assert rules.tag_problems({f"k{i}": "v" for i in range(50)}) == []
-    [problem] = rules.tag_problems({f"k{i}": "v" for i in range(51)})
-    assert "at most 50" in problem
+def test_at_most_49_tags_one_being_kept_for_ownership() -> None:
+    assert rules.tag_problems({f"k{i}": "v" for i in range(49)}) == []
+    [problem] = rules.tag_problems({f"k{i}": "v" for i in range(50)})
+    assert (
+        "at most 49 tags are allowed (50 per snapshot, one kept for the copied-snapshot:owner tag)" in problem
+    )
+
+
+def test_the_ownership_prefix_is_reserved() -> None:
+    [problem] = rules.tag_problems({"Copied-Snapshot:owner": "me"})
+    assert "'Copied-Snapshot:owner' uses the prefix 'copied-snapshot:'" in problem
 
 
 def test_snapshot_arn_is_taken_apart() -> None:

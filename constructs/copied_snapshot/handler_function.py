@@ -96,6 +96,12 @@ class SnapshotCopyHandler(Construct):
                     resources=[snapshots_arn],
                 ),
                 iam.PolicyStatement(
+                    # Finds the snapshot holding a name, when a retried Create meets its own earlier copy.
+                    sid="FindCopiesByName",
+                    actions=["docdb-elastic:ListClusterSnapshots"],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
                     sid="PollWithRules",
                     actions=[
                         "events:PutRule",
@@ -112,6 +118,9 @@ class SnapshotCopyHandler(Construct):
             "copies get ARNs the service chooses: scoped to this account and region's snapshots",
         )
         self._acknowledge_wildcard(
+            "*", "ListClusterSnapshots has no resource type to scope it to; it only lists names and ARNs"
+        )
+        self._acknowledge_wildcard(
             rules_arn, "crhelper names polling rules at run time: scoped to this stack's rule-name prefix"
         )
         self._acknowledge_wildcard(
@@ -120,27 +129,23 @@ class SnapshotCopyHandler(Construct):
         )
 
     def allow_copy_from(self, source_snapshot_arn: str) -> None:
+        """Copying, and reading the source first (its encryption decides whether the copy can work)."""
         self.policy.add_statements(
             iam.PolicyStatement(
-                actions=["docdb-elastic:CopyClusterSnapshot"], resources=[source_snapshot_arn]
+                actions=["docdb-elastic:CopyClusterSnapshot", "docdb-elastic:GetClusterSnapshot"],
+                resources=[source_snapshot_arn],
             )
         )
 
     def allow_encrypt_with(self, key: kms.IKey) -> None:
         stack = Stack.of(self)
-        Validations.of(self.policy).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                reason="docdb-elastic asks for data keys of several kinds; given key only, via docdb-elastic",
-            )
-        )
         self.policy.add_statements(
             iam.PolicyStatement(
                 actions=[
                     "kms:CreateGrant",
                     "kms:Decrypt",
                     "kms:DescribeKey",
-                    "kms:GenerateDataKey*",
+                    "kms:GenerateDataKey",
                 ],
                 resources=[key.key_arn],
                 conditions={

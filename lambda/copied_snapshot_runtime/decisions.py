@@ -71,10 +71,13 @@ class TagChanges:
 def tag_changes(old: Mapping[str, str], new: Mapping[str, str]) -> TagChanges:
     """What to tag and untag so that the tags this resource manages go from `old` to `new`.
 
-    Tags the stack never set (copied from the source, or added by hand) are left alone.
+    Tags the stack never set (copied from the source, or added by hand) are left alone, and so is the
+    ownership tag.
     """
     to_set = {key: value for key, value in new.items() if old.get(key) != value}
-    to_remove = tuple(sorted(key for key in old if key not in new))
+    to_remove = tuple(
+        sorted(key for key in old if key not in new and not key.lower().startswith(rules.RESERVED_TAG_PREFIX))
+    )
     return TagChanges(to_set=to_set, to_remove=to_remove)
 
 
@@ -126,3 +129,69 @@ def replacement_name(old: CopyProperties, new: CopyProperties, request_id: str) 
     suffix = hashlib.sha256(request_id.encode()).hexdigest()[:8]
     base = new.target_snapshot_name[: rules.NAME_MAX_LENGTH - len(suffix) - 1].rstrip("-")
     return f"{base}-{suffix}"
+
+
+def owner_tag_value(stack_id: str, logical_id: str, props: CopyProperties) -> str:
+    """The ownership tag of a copy: who made it (readable) and a digest of who and from what (proof).
+
+    A snapshot carrying the same value was made by this very resource from these very properties, so a
+    retried Create may adopt it, and a rollback Update may keep it.
+    """
+    spec = "|".join(
+        (
+            stack_id,
+            logical_id,
+            props.source_snapshot_arn,
+            props.target_snapshot_name.lower(),
+            props.kms_key_id or "",
+            str(props.copy_tags),
+        )
+    )
+    digest = hashlib.sha256(spec.encode()).hexdigest()[:16]
+    parts = stack_id.split("/")
+    stack_name = parts[1] if len(parts) > 2 else stack_id
+    owner = f"{stack_name}/{logical_id}"[: rules.tag_value_constraint().max_length - len(digest) - 1]
+    return f"{owner}#{digest}"
+
+
+def owner_named_by(tag_value: str | None) -> str:
+    """Who a snapshot's ownership tag names, for messages."""
+    if not tag_value:
+        return "no CopiedSnapshot (it has no copied-snapshot:owner tag)"
+    return "CopiedSnapshot " + tag_value.rsplit("#", 1)[0]
+
+
+def encryption_problem(props: CopyProperties, source_kms_key_id: str | None, copy_region: str) -> str | None:
+    """Why the copy cannot be encrypted as asked, found before the copy is attempted, or None."""
+    source = rules.parse_snapshot_arn(props.source_snapshot_arn)
+    source_region = source.region if source else copy_region
+    if props.kms_key_id and not source_kms_key_id:
+        return (
+            f"source snapshot {props.source_snapshot_arn} is not encrypted, so it cannot be copied with "
+            f"kms key {props.kms_key_id}; omit kms_key"
+        )
+    key_region = _arn_region(props.kms_key_id)
+    if key_region and key_region != copy_region:
+        return (
+            f"kms key {props.kms_key_id} is in {key_region} but the copy is made in {copy_region}; "
+            "use a key of the copy's region"
+        )
+    if source_kms_key_id and not props.kms_key_id and source_region != copy_region:
+        return (
+            f"source snapshot {props.source_snapshot_arn} is encrypted and in {source_region}: a copy to "
+            f"{copy_region} needs a kms_key of {copy_region}, since keys never leave their region"
+        )
+    return None
+
+
+def _arn_region(value: str | None) -> str | None:
+    parts = (value or "").split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None
+
+
+# Errors worth asking again about: the service was busy or failing, not refusing the request.
+RETRYABLE_ERRORS = frozenset({"ThrottlingException", "InternalServerException"})
+
+
+def is_retryable(error_code: str) -> bool:
+    return error_code in RETRYABLE_ERRORS

@@ -98,6 +98,21 @@ def parse_tags(value: object) -> dict[str, str]:
     return tags
 
 
+def read_unchecked(raw: Mapping[str, Any]) -> CopyProperties:
+    """The properties as they are, without any check: for the old side of an Update, which may be the
+    values a failed update was refused for (CloudFormation's rollback swaps old and new)."""
+    tags = raw.get(TAGS) or []
+    pairs = tags.items() if isinstance(tags, Mapping) else ((t.get("Key"), t.get("Value")) for t in tags)
+    return CopyProperties(
+        source_snapshot_arn=str(raw.get(SOURCE_SNAPSHOT_ARN, "")),
+        target_snapshot_name=str(raw.get(TARGET_SNAPSHOT_NAME, "")),
+        name_generated=str(raw.get(NAME_GENERATED, "false")).lower() == "true",
+        kms_key_id=str(raw[KMS_KEY_ID]) if raw.get(KMS_KEY_ID) else None,
+        copy_tags=str(raw.get(COPY_TAGS, "false")).lower() == "true",
+        tags={str(key): str(value) for key, value in pairs},
+    )
+
+
 def parse_properties(raw: Mapping[str, Any]) -> CopyProperties:
     """Checks and types the properties; raises InvalidProperties or rules.RuleViolation."""
     unknown = sorted(set(raw) - set(ACCEPTED))

@@ -17,8 +17,12 @@ import botocore.session
 
 SERVICE = "docdb-elastic"
 NAME_MAX_LENGTH = 63
-# The API does not model a count, but AWS resources accept at most 50 user tags.
+# The API does not model a count, but AWS resources accept at most 50 user tags. One of them is kept
+# for the ownership tag the handler puts on every copy it makes.
 MAX_TAGS = 50
+MAX_USER_TAGS = MAX_TAGS - 1
+RESERVED_TAG_PREFIX = "copied-snapshot:"
+OWNER_TAG = RESERVED_TAG_PREFIX + "owner"
 
 _NAME_CHARACTERS = re.compile(r"^[A-Za-z0-9-]+$")
 _SNAPSHOT_ARN = re.compile(
@@ -82,8 +86,11 @@ def check_name(name: str) -> None:
 def tag_problems(tags: Mapping[str, str]) -> list[str]:
     """Every way `tags` breaks the API's tag rules, each naming the tag and the rule."""
     problems: list[str] = []
-    if len(tags) > MAX_TAGS:
-        problems.append(f"at most {MAX_TAGS} tags are allowed, got {len(tags)}")
+    if len(tags) > MAX_USER_TAGS:
+        problems.append(
+            f"at most {MAX_USER_TAGS} tags are allowed ({MAX_TAGS} per snapshot, one kept for the "
+            f"{OWNER_TAG} tag), got {len(tags)}"
+        )
     key_rule, value_rule = tag_key_constraint(), tag_value_constraint()
     for key, value in tags.items():
         if not key_rule.min_length <= len(key) <= key_rule.max_length:
@@ -94,6 +101,10 @@ def tag_problems(tags: Mapping[str, str]) -> list[str]:
             problems.append(
                 f"tag key {key!r} must match {key_rule.pattern.pattern} "
                 "(no 'aws:' prefix; letters, digits and + - = . _ : / only)"
+            )
+        elif key.lower().startswith(RESERVED_TAG_PREFIX):
+            problems.append(
+                f"tag key {key!r} uses the prefix {RESERVED_TAG_PREFIX!r}, kept for CopiedSnapshot"
             )
         if not isinstance(value, str):
             problems.append(f"tag {key!r} must have a string value, got {type(value).__name__}")

@@ -1,26 +1,52 @@
-"""The thin layer that calls the docdb-elastic API. No decisions here: see `decisions`."""
+"""The thin layer that calls the docdb-elastic API, with the one retry policy for its transient errors.
+
+No decisions here beyond which errors are worth asking again about: see `decisions`.
+"""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from copied_snapshot_runtime.properties import CopyProperties
+from copied_snapshot_runtime import decisions
 
 if TYPE_CHECKING:
     from mypy_boto3_docdb_elastic import DocDBElasticClient
 
-# botocore's standard retry mode retries throttling and 5xx answers with jittered backoff.
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# botocore's own retries are off: `SnapshotService._call` is the one policy (it honours Retry-After).
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
+ATTEMPTS = 5
+MAX_WAIT_SECONDS = 20.0
 
 
 def docdb_elastic_client(region: str | None = None) -> DocDBElasticClient:
     """A client honouring the standard AWS configuration (credentials, AWS_ENDPOINT_URL_DOCDB_ELASTIC)."""
     return boto3.client("docdb-elastic", region_name=region, config=_CLIENT_CONFIG)
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def retry_after_seconds(error: ClientError) -> float | None:
+    """The wait a ThrottlingException asks for (its Retry-After header), if any."""
+    headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    value = headers.get("retry-after") or error.response.get("retryAfterSeconds")
+    try:
+        return float(str(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 class Deletion(enum.Enum):
@@ -30,31 +56,74 @@ class Deletion(enum.Enum):
 
 
 class SnapshotService:
-    def __init__(self, client: DocDBElasticClient) -> None:
+    def __init__(self, client: DocDBElasticClient, sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
+        self._sleep = sleep
 
-    def copy(self, props: CopyProperties) -> Mapping[str, Any]:
+    def _call(self, operation: Callable[..., T], **arguments: Any) -> T:
+        """Calls the API; throttling, internal errors and lost connections are asked again with backoff."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return operation(**arguments)
+            except ClientError as error:
+                code = error_code(error)
+                if not decisions.is_retryable(code) or attempt == ATTEMPTS:
+                    raise
+                wait = retry_after_seconds(error) or 2.0 ** (attempt - 1)
+            except BotocoreConnectionError as error:
+                if attempt == ATTEMPTS:
+                    raise
+                code, wait = type(error).__name__, 2.0 ** (attempt - 1)
+            wait = min(wait, MAX_WAIT_SECONDS)
+            logger.warning({"message": "retrying", "Error": code, "Attempt": attempt, "WaitSeconds": wait})
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def copy(
+        self,
+        source_snapshot_arn: str,
+        target_snapshot_name: str,
+        kms_key_id: str | None,
+        copy_tags: bool,
+        tags: Mapping[str, str],
+    ) -> Mapping[str, Any]:
         arguments: dict[str, Any] = {
-            "snapshotArn": props.source_snapshot_arn,
-            "targetSnapshotName": props.target_snapshot_name,
-            "copyTags": props.copy_tags,
+            "snapshotArn": source_snapshot_arn,
+            "targetSnapshotName": target_snapshot_name,
+            "copyTags": copy_tags,
         }
-        if props.kms_key_id:
-            arguments["kmsKeyId"] = props.kms_key_id
-        if props.tags:
-            arguments["tags"] = dict(props.tags)
-        return self._client.copy_cluster_snapshot(**arguments)["snapshot"]
+        if kms_key_id:
+            arguments["kmsKeyId"] = kms_key_id
+        if tags:
+            arguments["tags"] = dict(tags)
+        return self._call(self._client.copy_cluster_snapshot, **arguments)["snapshot"]
 
     def get(self, snapshot_arn: str) -> Mapping[str, Any] | None:
         """The snapshot, or None when it does not exist (any more)."""
         try:
-            return self._client.get_cluster_snapshot(snapshotArn=snapshot_arn)["snapshot"]
+            return self._call(self._client.get_cluster_snapshot, snapshotArn=snapshot_arn)["snapshot"]
         except self._client.exceptions.ResourceNotFoundException:
             return None
 
+    def find_by_name(self, name: str) -> Mapping[str, Any] | None:
+        """The region's snapshot of this name (names are not case sensitive), or None."""
+        arguments: dict[str, Any] = {}
+        while True:
+            page = self._call(self._client.list_cluster_snapshots, **arguments)
+            for snapshot in page.get("snapshots", []):
+                if str(snapshot.get("snapshotName", "")).lower() == name.lower():
+                    return snapshot
+            if not page.get("nextToken"):
+                return None
+            arguments["nextToken"] = page["nextToken"]
+
+    def tags_of(self, snapshot_arn: str) -> dict[str, str]:
+        answer = self._call(self._client.list_tags_for_resource, resourceArn=snapshot_arn)
+        return dict(answer.get("tags", {}))
+
     def delete(self, snapshot_arn: str) -> Deletion:
         try:
-            self._client.delete_cluster_snapshot(snapshotArn=snapshot_arn)
+            self._call(self._client.delete_cluster_snapshot, snapshotArn=snapshot_arn)
         except self._client.exceptions.ResourceNotFoundException:
             return Deletion.GONE
         except self._client.exceptions.ConflictException:
@@ -63,8 +132,8 @@ class SnapshotService:
 
     def tag(self, snapshot_arn: str, tags: Mapping[str, str]) -> None:
         if tags:
-            self._client.tag_resource(resourceArn=snapshot_arn, tags=dict(tags))
+            self._call(self._client.tag_resource, resourceArn=snapshot_arn, tags=dict(tags))
 
     def untag(self, snapshot_arn: str, keys: Sequence[str]) -> None:
         if keys:
-            self._client.untag_resource(resourceArn=snapshot_arn, tagKeys=list(keys))
+            self._call(self._client.untag_resource, resourceArn=snapshot_arn, tagKeys=list(keys))
