@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import Stack, Validations
+from aws_cdk import Environment, Stack, Validations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match
@@ -72,12 +72,12 @@ def test_role_has_exactly_the_needed_permissions(example: ExampleApp) -> None:
         {
             "Effect": "Allow",
             "Action": ["docdb-elastic:CopyClusterSnapshot", "docdb-elastic:GetClusterSnapshot"],
-            "Resource": example_app.DEFAULT_SOURCE_SNAPSHOT_ARN,
+            "Resource": [example_app.DEFAULT_SOURCE_SNAPSHOT_ARN],
         },
         {
             "Effect": "Allow",
             "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
-            "Resource": {"Fn::GetAtt": [key_id, "Arn"]},
+            "Resource": [{"Fn::GetAtt": [key_id, "Arn"]}],
             "Condition": {
                 "StringEquals": {
                     "kms:ViaService": {
@@ -158,6 +158,32 @@ def test_cdk_nag_is_clean_for_an_environment_agnostic_stack_too() -> None:
     key = kms.Key(stack, "Key", enable_key_rotation=True)
     CopiedSnapshot(stack, "Copy", source_snapshot_arn=example_app.DEFAULT_SOURCE_SNAPSHOT_ARN, kms_key=key)
     app.synth()
+
+
+def test_a_hundred_copies_from_a_hundred_sources_fit_iam_and_cdk_nag() -> None:
+    app = new_app()
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    stack = Stack(app, "Many", env=Environment(account=ACCOUNT, region=REGION))
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    for index in range(100):
+        CopiedSnapshot(
+            stack,
+            f"Copy{index}",
+            source_snapshot_arn=f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster-snapshot/{index:036d}",
+            kms_key=key,
+        )
+    assembly = app.synth()  # cdk-nag raises on any unacknowledged finding
+    template = assembly.get_stack_by_name("Many").template
+    [policy] = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
+    document = policy["Properties"]["PolicyDocument"]
+    assert len(json.dumps(document, separators=(",", ":"))) < 10_240
+    [sources] = [s for s in document["Statement"] if "docdb-elastic:CopyClusterSnapshot" in s["Action"]]
+    assert sources["Resource"] == [f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster-snapshot/*"]
+    [keys] = [s for s in document["Statement"] if "kms:Decrypt" in s["Action"]]
+    assert len(keys["Resource"]) == 1
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    permissions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert (len(functions), len(permissions)) == (1, 1)
 
 
 def test_cdk_nag_runs_and_would_catch_a_finding() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Lazy, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from copied_snapshot import bundling
+from copied_snapshot.policy_resources import MAX_LISTED_SOURCES, ListProducer, source_resources
 from copied_snapshot_runtime.environment import POLL_RULE_PREFIX_ENV
 
 HANDLER_ID = "CopiedSnapshotHandler"
@@ -33,6 +34,9 @@ class SnapshotCopyHandler(Construct):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
+        self._sources: list[str] = []
+        self._keys: list[str] = []
+        self._acknowledged: set[str] = set()
         # crhelper's polling rules are named under this prefix; IAM and the invoke permission use it.
         self.poll_rule_prefix = f"CopiedSnapshot{stack.node.addr[:8]}-"
         rules_arn = stack.format_arn(
@@ -129,30 +133,44 @@ class SnapshotCopyHandler(Construct):
         )
 
     def allow_copy_from(self, source_snapshot_arn: str) -> None:
-        """Copying, and reading the source first (its encryption decides whether the copy can work)."""
-        self.policy.add_statements(
-            iam.PolicyStatement(
-                actions=["docdb-elastic:CopyClusterSnapshot", "docdb-elastic:GetClusterSnapshot"],
-                resources=[source_snapshot_arn],
+        """Copying, and reading the source first (its encryption decides whether the copy can work).
+
+        One statement lists every source of the stack's copies, so that the policy stays small.
+        """
+        if not self._sources:
+            self.policy.add_statements(
+                iam.PolicyStatement(
+                    actions=["docdb-elastic:CopyClusterSnapshot", "docdb-elastic:GetClusterSnapshot"],
+                    resources=Lazy.list(ListProducer(self._source_resources)),
+                )
             )
-        )
+        self._sources.append(source_snapshot_arn)
+        for resource in self._source_resources():
+            if resource.endswith("/*") and resource not in self._acknowledged:
+                self._acknowledged.add(resource)
+                self._acknowledge_wildcard(
+                    resource,
+                    f"more than {MAX_LISTED_SOURCES} source snapshots: listing each would overflow IAM's "
+                    "policy size, so they are named per region and account",
+                )
+
+    def _source_resources(self) -> list[str]:
+        return source_resources(self._sources, Token.is_unresolved)
 
     def allow_encrypt_with(self, key: kms.IKey) -> None:
-        stack = Stack.of(self)
-        self.policy.add_statements(
-            iam.PolicyStatement(
-                actions=[
-                    "kms:CreateGrant",
-                    "kms:Decrypt",
-                    "kms:DescribeKey",
-                    "kms:GenerateDataKey",
-                ],
-                resources=[key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"docdb-elastic.{stack.region}.{stack.url_suffix}"}
-                },
+        """The key's use through docdb-elastic only; one statement lists every key of the stack's copies."""
+        if not self._keys:
+            stack = Stack.of(self)
+            self.policy.add_statements(
+                iam.PolicyStatement(
+                    actions=["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+                    resources=Lazy.list(ListProducer(lambda: list(dict.fromkeys(self._keys)))),
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"docdb-elastic.{stack.region}.{stack.url_suffix}"}
+                    },
+                )
             )
-        )
+        self._keys.append(key.key_arn)
 
     def _acknowledge_wildcard(self, resource: str, why: str) -> None:
         """Acknowledges cdk-nag's IAM5 finding for a scoped wildcard, with the reason it is needed."""
