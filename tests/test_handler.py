@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from copied_snapshot_runtime import decisions, environment, rules
+from copied_snapshot_runtime import decisions, environment, invocation, rules
 from copied_snapshot_runtime import handler as copy_handler
 from copied_snapshot_runtime.properties import parse_properties
 from copied_snapshot_runtime.snapshots import SnapshotService
@@ -56,9 +56,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, regions: list[str | None]) -> Iterator[
             regions.append(region)
             return stubbed
 
-        monkeypatch.setattr(copy_handler, "service", service)
-        monkeypatch.setattr(copy_handler.helper, "_events_client", events)
-        monkeypatch.setattr(copy_handler.helper, "_lambda_client", None)  # never needed: see resource.py
+        monkeypatch.setattr(invocation, "service", service)
+        monkeypatch.setattr(invocation.helper, "_events_client", events)
+        monkeypatch.setattr(invocation.helper, "_lambda_client", None)  # never needed: see resource.py
         yield stubs
         stubs.docdb.assert_no_pending_responses()
         stubs.events.assert_no_pending_responses()
@@ -183,7 +183,7 @@ def test_create_past_its_deadline_fails_and_stops_polling(
 ) -> None:
     poll = start_create(aws, cfn)
     started = float(poll["CrHelperData"]["Deadline"]) - 1800
-    monkeypatch.setattr(copy_handler, "clock", lambda: started + 1801)
+    monkeypatch.setattr(invocation, "clock", lambda: started + 1801)
     aws.expect_get("COPYING")
     aws.expect_polling_teardown()
     invoke(poll)
@@ -273,6 +273,37 @@ def test_a_poll_meeting_passing_errors_tries_again_next_minute(aws: Aws, cfn: Cl
     invoke(poll)
     [response] = cfn.responses
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
+
+
+def test_a_poll_refused_for_good_reports_the_copy_for_rollback(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    poll = start_create(aws, cfn)
+    aws.docdb.add_client_error("get_cluster_snapshot", "AccessDeniedException", "not allowed", 403)
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert f"reading copy {COPY_ARN} failed: AccessDeniedException: not allowed" in response["Reason"]
+    assert response["PhysicalResourceId"] == COPY_ARN  # the rollback's Delete removes the copy
+
+
+def test_properties_of_an_older_construct_still_create(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    """Written before NameGenerated, CopyTags and TimeoutSeconds existed: defaults apply."""
+    props = {"ServiceToken": "token", "SourceSnapshotArn": SOURCE_ARN, "TargetSnapshotName": "orders-copy"}
+    aws.expect_source()
+    aws.docdb.add_response(
+        "copy_cluster_snapshot",
+        {"snapshot": snapshot("COPYING")},
+        {
+            "snapshotArn": SOURCE_ARN,
+            "targetSnapshotName": "orders-copy",
+            "copyTags": False,
+            "tags": {rules.OWNER_TAG: owner(props)},
+        },
+    )
+    aws.expect_polling_setup()
+    invoke(event("Create", cfn.url, props))
+    assert cfn.responses == []
+    assert aws.poll_event()["CrHelperData"]["TimeoutSeconds"] == 3300
 
 
 @pytest.mark.parametrize(
@@ -466,7 +497,7 @@ def test_delete_still_busy_at_the_deadline_fails_clearly(
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
     poll = aws.poll_event()
     started = float(poll["CrHelperData"]["Deadline"]) - 1800
-    monkeypatch.setattr(copy_handler, "clock", lambda: started + 1801)
+    monkeypatch.setattr(invocation, "clock", lambda: started + 1801)
     aws.expect_get("COPYING")
     aws.expect_delete_refused("ConflictException", 409)
     aws.expect_polling_teardown()
