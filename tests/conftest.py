@@ -21,6 +21,9 @@ from aws_cdk.assertions import Template
 
 import app as example_app
 
+# The `served` fixture: a local docdb-elastic service on a manual clock.
+pytest_plugins = ["tests.local_service"]
+
 # Skips bundling (fast); tests that need the real asset synthesize their own app.
 NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 CDK_CONTEXT: dict[str, Any] = {**NO_BUNDLING, "@aws-cdk/core:validateAgainstDefaultRules": True}

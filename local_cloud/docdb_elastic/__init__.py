@@ -1,0 +1,24 @@
+"""A local, wire-compatible Amazon DocumentDB Elastic Clusters service (snapshots and what they need).
+
+Layout, as in a moto backend: `state` (clusters, snapshots and their rules), `operations` (one function per
+operation), `wire` (rest-json in and out), `routing` (routes from the model), `identity` (account and region
+from SigV4), `faults` (throttling, injected errors, latency, copy outcomes), `service` (the WSGI app),
+`control` (the HTTP control API), `server` (serving on loopback) and `__main__` (the CLI).
+"""
+
+from local_cloud.docdb_elastic.calls import Call, CallLog
+from local_cloud.docdb_elastic.clock import ManualClock, SystemClock
+from local_cloud.docdb_elastic.faults import Faults
+from local_cloud.docdb_elastic.server import LocalDocDBElastic
+from local_cloud.docdb_elastic.state import Backend, Durations
+
+__all__ = [
+    "Backend",
+    "Call",
+    "CallLog",
+    "Durations",
+    "Faults",
+    "LocalDocDBElastic",
+    "ManualClock",
+    "SystemClock",
+]

@@ -1,0 +1,126 @@
+"""The control API: seed, configure, inject faults and read the call log and state over HTTP.
+
+It lives under `/_local/`, a path no AWS operation uses, so a server started from the CLI (or in another
+process) can be driven the way the Python API drives an in-process one. The same data formats serve the
+CLI's `--seed-file` and `--faults-file`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from local_cloud.docdb_elastic import errors
+from local_cloud.docdb_elastic.identity import Caller
+from local_cloud.docdb_elastic.state import Backend
+
+if TYPE_CHECKING:
+    from local_cloud.docdb_elastic.service import DocDBElasticService
+
+PREFIX = "/_local/"
+
+
+def seed(backend: Backend, spec: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Create the clusters and snapshots a spec lists; answers their ARNs.
+
+    `{"clusters": [{"account", "region", "name", "kmsKeyId"?, "tags"?}],
+      "snapshots": [{"account", "region", "name", "kmsKeyId"?, "tags"?, "clusterArn"?, "status"?,
+                     "snapshotType"?}]}`
+    """
+    clusters = [
+        backend.create_cluster(
+            Caller(item["account"], item["region"], item["account"]),
+            name=item["name"],
+            admin_user_name=item.get("adminUserName", "admin"),
+            auth_type=item.get("authType", "PLAIN_TEXT"),
+            shard_capacity=int(item.get("shardCapacity", 2)),
+            shard_count=int(item.get("shardCount", 1)),
+            kms_key_id=item.get("kmsKeyId", ""),
+            tags=item.get("tags"),
+        ).arn
+        for item in spec.get("clusters", [])
+    ]
+    snapshots = [
+        backend.seed_snapshot(
+            account=item["account"],
+            region=item["region"],
+            name=item["name"],
+            kms_key_id=item.get("kmsKeyId", ""),
+            tags=item.get("tags"),
+            cluster_arn=item.get("clusterArn"),
+            status=item.get("status", "ACTIVE"),
+            snapshot_type=item.get("snapshotType", "MANUAL"),
+        ).arn
+        for item in spec.get("snapshots", [])
+    ]
+    return {"clusters": clusters, "snapshots": snapshots}
+
+
+def configure(backend: Backend, spec: Mapping[str, Any]) -> None:
+    """`{"durations": {"copy": 2.0, ...}, "snapshotQuota": 100, "faults": [<fault spec>, ...]}`."""
+    backend.configure(durations=spec.get("durations"), snapshot_quota=spec.get("snapshotQuota"))
+    for fault in spec.get("faults", []):
+        backend.faults.apply(fault, now=backend.clock.now())
+
+
+def _state(service: DocDBElasticService, body: Mapping[str, Any]) -> Any:
+    return {**service.backend.state(), "faults": service.backend.faults.describe()}
+
+
+def _calls(service: DocDBElasticService, body: Mapping[str, Any]) -> Any:
+    return [call.as_dict() for call in service.calls.all()]
+
+
+def _clear_calls(service: DocDBElasticService, body: Mapping[str, Any]) -> Any:
+    service.calls.clear()
+    return {}
+
+
+def _seed(service: DocDBElasticService, body: Mapping[str, Any]) -> Any:
+    return seed(service.backend, body)
+
+
+def _configure(service: DocDBElasticService, body: Mapping[str, Any]) -> Any:
+    configure(service.backend, body)
+    return {}
+
+
+def _clear_faults(service: DocDBElasticService, body: Mapping[str, Any]) -> Any:
+    service.backend.faults.clear()
+    return {}
+
+
+def _reset(service: DocDBElasticService, body: Mapping[str, Any]) -> Any:
+    """Back to an empty service: no state, faults or calls; `{"seed": n}` also reseeds ids and faults."""
+    service.backend.reset(body.get("seed"))
+    service.backend.faults.clear()
+    service.calls.clear()
+    return {}
+
+
+ACTIONS: dict[tuple[str, str], Callable[[DocDBElasticService, Mapping[str, Any]], Any]] = {
+    ("GET", "state"): _state,
+    ("GET", "calls"): _calls,
+    ("DELETE", "calls"): _clear_calls,
+    ("POST", "seed"): _seed,
+    ("POST", "config"): _configure,
+    ("DELETE", "faults"): _clear_faults,
+    ("POST", "reset"): _reset,
+}
+
+
+def handle(service: DocDBElasticService, request: Request) -> Response:
+    action = ACTIONS.get((request.method, request.path[len(PREFIX) :].strip("/")))
+    if action is None:
+        return _json({"message": f"no control action {request.method} {request.path}"}, status=404)
+    try:
+        return _json(action(service, request.get_json(silent=True) or {}))
+    except (errors.ServiceError, ValueError, KeyError, TypeError) as error:
+        return _json({"message": f"{type(error).__name__}: {error}"}, status=400)
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(json.dumps(value), status=status, content_type="application/json")

@@ -1,0 +1,555 @@
+"""The service's state: clusters and snapshots per account and region, and the rules they live by.
+
+Statuses move with the clock rather than with background threads: a snapshot knows when its work settles
+and what it settles into, and every read sees the status of that moment. One lock guards everything, so
+concurrent clients see the service's rules (unique names, quotas) hold.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from local_cloud.docdb_elastic import errors
+from local_cloud.docdb_elastic.clock import Clock, SystemClock, iso
+from local_cloud.docdb_elastic.faults import Faults
+from local_cloud.docdb_elastic.identity import Caller, partition_of
+from local_cloud.docdb_elastic.service_model import service_model
+
+ACTIVE = "ACTIVE"
+CREATING = "CREATING"
+COPYING = "COPYING"
+DELETING = "DELETING"
+MANUAL = "MANUAL"
+AUTOMATED = "AUTOMATED"
+# The model bounds how many tag keys one call may remove; AWS resources hold at most as many tags.
+MAX_TAGS = int(service_model().shape_for("TagKeyList").metadata["max"])
+DEFAULT_SNAPSHOT_QUOTA = 100
+ENDPOINT_DOMAIN = "docdb-elastic.amazonaws.com"
+
+# Snapshot and cluster names, as the API documentation states them: 1-63 letters, digits or hyphens, a
+# letter first, no trailing hyphen and no two hyphens in a row. The model only bounds the length.
+_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
+_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):docdb-elastic:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"(?P<kind>cluster|cluster-snapshot)/(?P<id>[A-Za-z0-9-]+)$"
+)
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Seconds each piece of work takes; zero settles at once."""
+
+    cluster: float = 0.0
+    snapshot: float = 0.0
+    copy: float = 0.0
+    delete: float = 0.0
+
+
+@dataclass(frozen=True)
+class ParsedArn:
+    account: str
+    region: str
+    kind: str
+    resource_id: str
+
+
+def parse_arn(arn: str) -> ParsedArn | None:
+    found = _ARN.match(arn)
+    return ParsedArn(found["account"], found["region"], found["kind"], found["id"]) if found else None
+
+
+@dataclass
+class Cluster:
+    arn: str
+    name: str
+    account: str
+    region: str
+    created_at: float
+    ready_at: float
+    kms_key_id: str
+    admin_user_name: str
+    auth_type: str
+    shard_capacity: int
+    shard_count: int
+    subnet_ids: list[str]
+    vpc_security_group_ids: list[str]
+    preferred_maintenance_window: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def status(self, now: float) -> str:
+        return ACTIVE if now >= self.ready_at else CREATING
+
+    def view(self, now: float) -> dict[str, Any]:
+        return {
+            "adminUserName": self.admin_user_name,
+            "authType": self.auth_type,
+            "clusterArn": self.arn,
+            "clusterEndpoint": f"{self.name.lower()}-{self.account}.{self.region}.{ENDPOINT_DOMAIN}",
+            "clusterName": self.name,
+            "createTime": iso(self.created_at),
+            "kmsKeyId": self.kms_key_id,
+            "preferredMaintenanceWindow": self.preferred_maintenance_window,
+            "shardCapacity": self.shard_capacity,
+            "shardCount": self.shard_count,
+            "status": self.status(now),
+            "subnetIds": list(self.subnet_ids),
+            "vpcSecurityGroupIds": list(self.vpc_security_group_ids),
+        }
+
+
+@dataclass
+class Snapshot:
+    arn: str
+    name: str
+    account: str
+    region: str
+    sequence: int
+    cluster_arn: str
+    cluster_created_at: float
+    admin_user_name: str
+    kms_key_id: str  # "" for an unencrypted snapshot
+    snapshot_type: str
+    created_at: float
+    working_status: str  # CREATING or COPYING until the work settles
+    settles_at: float | None  # None: never
+    final_status: str
+    subnet_ids: list[str]
+    vpc_security_group_ids: list[str]
+    tags: dict[str, str] = field(default_factory=dict)
+    gone_at: float | None = None  # set when deletion starts
+
+    def status(self, now: float) -> str:
+        if self.gone_at is not None:
+            return DELETING
+        if self.settles_at is None or now < self.settles_at:
+            return self.working_status
+        return self.final_status
+
+    def view(self, now: float) -> dict[str, Any]:
+        return {
+            "adminUserName": self.admin_user_name,
+            "clusterArn": self.cluster_arn,
+            "clusterCreationTime": iso(self.cluster_created_at),
+            "kmsKeyId": self.kms_key_id,
+            "snapshotArn": self.arn,
+            "snapshotCreationTime": iso(self.created_at),
+            "snapshotName": self.name,
+            "snapshotType": self.snapshot_type,
+            "status": self.status(now),
+            "subnetIds": list(self.subnet_ids),
+            "vpcSecurityGroupIds": list(self.vpc_security_group_ids),
+        }
+
+    def summary(self, now: float) -> dict[str, Any]:
+        return {
+            "clusterArn": self.cluster_arn,
+            "snapshotArn": self.arn,
+            "snapshotCreationTime": iso(self.created_at),
+            "snapshotName": self.name,
+            "status": self.status(now),
+        }
+
+
+class Backend:
+    """All accounts and regions of the emulated service."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        faults: Faults | None = None,
+        durations: Durations | None = None,
+        snapshot_quota: int = DEFAULT_SNAPSHOT_QUOTA,
+        seed: int = 0,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.faults = faults or Faults(seed)
+        self.durations = durations or Durations()
+        self.snapshot_quota = snapshot_quota
+        self._lock = threading.RLock()
+        self._ids = random.Random(seed)
+        self._sequence = 0
+        self._clusters: dict[str, Cluster] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+
+    # -- configuration -------------------------------------------------------------------------------------
+
+    def configure(
+        self, *, durations: Mapping[str, float] | None = None, snapshot_quota: int | None = None
+    ) -> None:
+        with self._lock:
+            if durations:
+                unknown = set(durations) - set(vars(Durations()))
+                if unknown or any(value < 0 for value in durations.values()):
+                    raise ValueError(
+                        f"durations are non-negative seconds for {sorted(vars(Durations()))}, "
+                        f"got {dict(durations)}"
+                    )
+                self.durations = replace(self.durations, **durations)
+            if snapshot_quota is not None:
+                if snapshot_quota < 0:
+                    raise ValueError(f"snapshot_quota must not be negative, got {snapshot_quota}")
+                self.snapshot_quota = snapshot_quota
+
+    def reset(self, seed: int | None = None) -> None:
+        with self._lock:
+            self._clusters.clear()
+            self._snapshots.clear()
+            self._sequence = 0
+            if seed is not None:
+                self._ids = random.Random(seed)
+                self.faults.reseed(seed)
+
+    # -- clusters ------------------------------------------------------------------------------------------
+
+    def create_cluster(
+        self,
+        caller: Caller,
+        *,
+        name: str,
+        admin_user_name: str,
+        auth_type: str,
+        shard_capacity: int,
+        shard_count: int,
+        kms_key_id: str = "",
+        subnet_ids: Iterable[str] = (),
+        vpc_security_group_ids: Iterable[str] = (),
+        preferred_maintenance_window: str = "sun:03:00-sun:03:30",
+        tags: Mapping[str, str] | None = None,
+    ) -> Cluster:
+        _check_name("clusterName", name)
+        _check_tag_count(tags or {})
+        with self._lock:
+            now = self.clock.now()
+            taken = self._cluster_named(caller.account, caller.region, name)
+            if taken is not None:
+                raise errors.conflict(errors.CLUSTER, taken.arn, f"A cluster named {name} already exists")
+            cluster = Cluster(
+                arn=self._arn(caller.account, caller.region, errors.CLUSTER),
+                name=name,
+                account=caller.account,
+                region=caller.region,
+                created_at=now,
+                ready_at=now + self.durations.cluster,
+                kms_key_id=kms_key_id,
+                admin_user_name=admin_user_name,
+                auth_type=auth_type,
+                shard_capacity=shard_capacity,
+                shard_count=shard_count,
+                subnet_ids=list(subnet_ids) or [f"subnet-{self._hex(8)}"],
+                vpc_security_group_ids=list(vpc_security_group_ids) or [f"sg-{self._hex(8)}"],
+                preferred_maintenance_window=preferred_maintenance_window,
+                tags=dict(tags or {}),
+            )
+            self._clusters[cluster.arn] = cluster
+            return cluster
+
+    def cluster(self, caller: Caller, arn: str) -> Cluster:
+        with self._lock:
+            cluster = self._clusters.get(arn)
+            if cluster is None or cluster.account != caller.account or cluster.region != caller.region:
+                raise errors.not_found(errors.CLUSTER, arn)
+            return cluster
+
+    # -- snapshots -----------------------------------------------------------------------------------------
+
+    def create_snapshot(
+        self, caller: Caller, *, cluster_arn: str, name: str, tags: Mapping[str, str] | None = None
+    ) -> Snapshot:
+        _check_name("snapshotName", name)
+        _check_tag_count(tags or {})
+        with self._lock:
+            now = self.clock.now()
+            cluster = self.cluster(caller, cluster_arn)
+            if cluster.status(now) != ACTIVE:
+                raise errors.conflict(
+                    errors.CLUSTER, cluster.arn, f"Cluster {cluster.arn} is {cluster.status(now)}, not ACTIVE"
+                )
+            self._check_new_snapshot(caller, name, now)
+            snapshot = self._new_snapshot(
+                caller,
+                name=name,
+                cluster_arn=cluster.arn,
+                cluster_created_at=cluster.created_at,
+                admin_user_name=cluster.admin_user_name,
+                kms_key_id=cluster.kms_key_id,
+                working_status=CREATING,
+                settles_at=now + self.durations.snapshot,
+                final_status=ACTIVE,
+                subnet_ids=cluster.subnet_ids,
+                vpc_security_group_ids=cluster.vpc_security_group_ids,
+                tags=tags or {},
+            )
+            return snapshot
+
+    def copy_snapshot(
+        self,
+        caller: Caller,
+        *,
+        source_arn: str,
+        target_name: str,
+        kms_key_id: str | None = None,
+        copy_tags: bool = False,
+        tags: Mapping[str, str] | None = None,
+    ) -> Snapshot:
+        _check_name("targetSnapshotName", target_name)
+        with self._lock:
+            now = self.clock.now()
+            source = self._source(caller, source_arn, now)
+            key = _copy_key(source, caller.region, kms_key_id)
+            merged = {**(source.tags if copy_tags else {}), **(tags or {})}
+            _check_tag_count(merged)
+            self._check_new_snapshot(caller, target_name, now)
+            fate = self.faults.copy_fate(target_name)
+            return self._new_snapshot(
+                caller,
+                name=target_name,
+                cluster_arn=source.cluster_arn,
+                cluster_created_at=source.cluster_created_at,
+                admin_user_name=source.admin_user_name,
+                kms_key_id=key,
+                working_status=COPYING,
+                settles_at=now + self.durations.copy if fate.finishes else None,
+                final_status=fate.final_status,
+                subnet_ids=source.subnet_ids,
+                vpc_security_group_ids=source.vpc_security_group_ids,
+                tags=merged,
+            )
+
+    def snapshot(self, caller: Caller, arn: str) -> Snapshot:
+        with self._lock:
+            self._sweep()
+            snapshot = self._snapshots.get(arn)
+            if snapshot is None or snapshot.account != caller.account or snapshot.region != caller.region:
+                raise errors.not_found(errors.SNAPSHOT, arn)
+            return snapshot
+
+    def snapshots(
+        self, caller: Caller, *, cluster_arn: str | None = None, snapshot_type: str | None = None
+    ) -> list[Snapshot]:
+        """The caller's snapshots in its region, oldest first."""
+        if snapshot_type is not None and snapshot_type not in (MANUAL, AUTOMATED):
+            raise errors.validation(
+                f"snapshotType must be {MANUAL} or {AUTOMATED}, got {snapshot_type}", "fieldValidationFailed"
+            )
+        with self._lock:
+            self._sweep()
+            return [
+                snapshot
+                for snapshot in sorted(self._snapshots.values(), key=lambda item: item.sequence)
+                if snapshot.account == caller.account
+                and snapshot.region == caller.region
+                and (cluster_arn is None or snapshot.cluster_arn == cluster_arn)
+                and (snapshot_type is None or snapshot.snapshot_type == snapshot_type)
+            ]
+
+    def delete_snapshot(self, caller: Caller, arn: str) -> Snapshot:
+        with self._lock:
+            snapshot = self.snapshot(caller, arn)
+            now = self.clock.now()
+            status = snapshot.status(now)
+            if status in (CREATING, COPYING, DELETING):
+                raise errors.conflict(
+                    errors.SNAPSHOT, arn, f"Snapshot {arn} is {status} and cannot be deleted now"
+                )
+            snapshot.gone_at = now + self.durations.delete
+            return snapshot
+
+    # -- tags ----------------------------------------------------------------------------------------------
+
+    def tags_of(self, caller: Caller, arn: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._taggable(caller, arn).tags)
+
+    def tag(self, caller: Caller, arn: str, tags: Mapping[str, str]) -> None:
+        with self._lock:
+            resource = self._taggable(caller, arn)
+            merged = {**resource.tags, **tags}
+            _check_tag_count(merged)
+            resource.tags = merged
+
+    def untag(self, caller: Caller, arn: str, keys: Iterable[str]) -> None:
+        with self._lock:
+            resource = self._taggable(caller, arn)
+            resource.tags = {key: value for key, value in resource.tags.items() if key not in set(keys)}
+
+    # -- seeding and inspection ----------------------------------------------------------------------------
+
+    def seed_snapshot(
+        self,
+        *,
+        account: str,
+        region: str,
+        name: str,
+        kms_key_id: str = "",
+        tags: Mapping[str, str] | None = None,
+        cluster_arn: str | None = None,
+        status: str = ACTIVE,
+        snapshot_type: str = MANUAL,
+    ) -> Snapshot:
+        """A snapshot that already exists, as a test or a demo needs it (its cluster need not exist)."""
+        caller = Caller(account, region, account)
+        _check_name("name", name)
+        with self._lock:
+            now = self.clock.now()
+            self._check_new_snapshot(caller, name, now, count_quota=False)
+            return self._new_snapshot(
+                caller,
+                name=name,
+                cluster_arn=cluster_arn or self._arn(account, region, errors.CLUSTER),
+                cluster_created_at=now,
+                admin_user_name="admin",
+                kms_key_id=kms_key_id,
+                working_status=status,
+                settles_at=now,
+                final_status=status,
+                subnet_ids=[f"subnet-{self._hex(8)}"],
+                vpc_security_group_ids=[f"sg-{self._hex(8)}"],
+                tags=tags or {},
+                snapshot_type=snapshot_type,
+            )
+
+    def state(self) -> dict[str, Any]:
+        """Everything the service holds, as the API would show it, for tests and the control API."""
+        with self._lock:
+            self._sweep()
+            now = self.clock.now()
+            return {
+                "clusters": [{**c.view(now), "tags": dict(c.tags)} for c in self._clusters.values()],
+                "snapshots": [
+                    {**s.view(now), "tags": dict(s.tags)}
+                    for s in sorted(self._snapshots.values(), key=lambda item: item.sequence)
+                ],
+                "durations": vars(self.durations).copy(),
+                "snapshotQuota": self.snapshot_quota,
+            }
+
+    # -- internals -----------------------------------------------------------------------------------------
+
+    def _new_snapshot(self, caller: Caller, *, snapshot_type: str = MANUAL, **values: Any) -> Snapshot:
+        self._sequence += 1
+        snapshot = Snapshot(
+            arn=self._arn(caller.account, caller.region, errors.SNAPSHOT),
+            account=caller.account,
+            region=caller.region,
+            sequence=self._sequence,
+            snapshot_type=snapshot_type,
+            created_at=self.clock.now(),
+            **values,
+        )
+        self._snapshots[snapshot.arn] = snapshot
+        return snapshot
+
+    def _check_new_snapshot(self, caller: Caller, name: str, now: float, *, count_quota: bool = True) -> None:
+        self._sweep()
+        mine = [
+            s for s in self._snapshots.values() if (s.account, s.region) == (caller.account, caller.region)
+        ]
+        taken = next((s for s in mine if s.name.lower() == name.lower()), None)
+        if taken is not None:
+            raise errors.conflict(
+                errors.SNAPSHOT, taken.arn, f"A snapshot named {taken.name} already exists: {taken.arn}"
+            )
+        manual = sum(1 for s in mine if s.snapshot_type == MANUAL)
+        if count_quota and manual >= self.snapshot_quota:
+            raise errors.quota_exceeded(
+                f"Account {caller.account} has reached its quota of {self.snapshot_quota} manual cluster "
+                f"snapshots in {caller.region}"
+            )
+
+    def _source(self, caller: Caller, arn: str, now: float) -> Snapshot:
+        parsed = parse_arn(arn)
+        if parsed is None or parsed.kind != errors.SNAPSHOT:
+            raise errors.validation(f"{arn} is not a cluster snapshot ARN", "fieldValidationFailed")
+        self._sweep()
+        source = self._snapshots.get(arn)
+        if source is None or source.account != caller.account:
+            raise errors.not_found(errors.SNAPSHOT, arn)
+        status = source.status(now)
+        if status != ACTIVE:
+            raise errors.conflict(errors.SNAPSHOT, arn, f"Source snapshot {arn} is {status}, not ACTIVE")
+        return source
+
+    def _taggable(self, caller: Caller, arn: str) -> Cluster | Snapshot:
+        parsed = parse_arn(arn)
+        if parsed is None:
+            raise errors.validation(
+                f"{arn} is not a docdb-elastic cluster or snapshot ARN", "fieldValidationFailed"
+            )
+        if parsed.kind == errors.CLUSTER:
+            return self.cluster(caller, arn)
+        return self.snapshot(caller, arn)
+
+    def _cluster_named(self, account: str, region: str, name: str) -> Cluster | None:
+        return next(
+            (
+                c
+                for c in self._clusters.values()
+                if (c.account, c.region) == (account, region) and c.name.lower() == name.lower()
+            ),
+            None,
+        )
+
+    def _sweep(self) -> None:
+        now = self.clock.now()
+        for arn in [arn for arn, s in self._snapshots.items() if s.gone_at is not None and now >= s.gone_at]:
+            del self._snapshots[arn]
+
+    def _arn(self, account: str, region: str, kind: str) -> str:
+        resource_id = uuid.UUID(int=self._ids.getrandbits(128), version=4)
+        return f"arn:{partition_of(region)}:docdb-elastic:{region}:{account}:{kind}/{resource_id}"
+
+    def _hex(self, digits: int) -> str:
+        return f"{self._ids.getrandbits(digits * 4):0{digits}x}"
+
+
+def _check_name(member: str, name: str) -> None:
+    if not _NAME.match(name):
+        raise errors.validation(
+            f"{member} '{name}' is invalid: use 1-63 letters, digits or hyphens, starting with a letter, "
+            "with no trailing hyphen and no two consecutive hyphens",
+            "fieldValidationFailed",
+            [{"name": member, "message": "invalid name"}],
+        )
+
+
+def _check_tag_count(tags: Mapping[str, str]) -> None:
+    if len(tags) > MAX_TAGS:
+        raise errors.validation(
+            f"A resource can have at most {MAX_TAGS} tags; this request would give it {len(tags)}",
+            "fieldValidationFailed",
+        )
+
+
+def _copy_key(source: Snapshot, region: str, kms_key_id: str | None) -> str:
+    """The key a copy is encrypted with, under the rules of CopyClusterSnapshot's `kmsKeyId`."""
+    if kms_key_id and not source.kms_key_id:
+        raise errors.validation(
+            f"Source snapshot {source.arn} is not encrypted; kmsKeyId cannot be specified",
+            "fieldValidationFailed",
+        )
+    key = parse_arn_region(kms_key_id)
+    if kms_key_id and key is not None and key != region:
+        raise errors.validation(
+            f"KMS key {kms_key_id} is in {key}; a copy made in {region} needs a key of {region}",
+            "fieldValidationFailed",
+        )
+    if source.kms_key_id and not kms_key_id and source.region != region:
+        raise errors.validation(
+            f"Source snapshot {source.arn} is encrypted and in {source.region}; copying it to {region} "
+            f"needs a kmsKeyId of {region}",
+            "fieldValidationFailed",
+        )
+    return kms_key_id or source.kms_key_id
+
+
+def parse_arn_region(value: str | None) -> str | None:
+    """The region of any ARN (a KMS key's, for instance), or None for ids and aliases."""
+    parts = (value or "").split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None

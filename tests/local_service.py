@@ -1,0 +1,59 @@
+"""Helpers for tests of the local docdb-elastic service: a served instance on a manual clock."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local_cloud.docdb_elastic import LocalDocDBElastic, ManualClock
+
+ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"
+REGION = "us-east-1"
+SOURCE_REGION = "us-west-2"
+SOURCE_KEY = f"arn:aws:kms:{SOURCE_REGION}:{ACCOUNT}:key/1111aaaa-1111-4111-8111-111111111111"
+COPY_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/2222bbbb-2222-4222-8222-222222222222"
+
+
+class Served:
+    """A running service, its manual clock, and clients acting in it."""
+
+    def __init__(self, service: LocalDocDBElastic, clock: ManualClock) -> None:
+        self.service = service
+        self.clock = clock
+        self.client = service.client(region=REGION, account=ACCOUNT)
+
+    def seed_snapshot(self, name: str = "source", **options: Any) -> str:
+        return self.service.backend.seed_snapshot(account=ACCOUNT, region=REGION, name=name, **options).arn
+
+    def control(self, method: str, action: str, body: Any = None) -> tuple[int, Any]:
+        """A call to the HTTP control API: (status, decoded JSON)."""
+        return http(method, f"{self.service.endpoint_url}/_local/{action}", body)
+
+
+def signed(account: str = ACCOUNT, region: str = REGION) -> dict[str, str]:
+    """An Authorization header with a SigV4 credential scope (the local service reads, not checks, it)."""
+    scope = f"{account}/20261127/{region}/docdb-elastic/aws4_request"
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"}
+
+
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, {"headers": dict(error.headers), "body": json.loads(error.read() or b"null")}
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    clock = ManualClock()
+    with LocalDocDBElastic(seed=1, clock=clock) as service:
+        yield Served(service, clock)
