@@ -52,13 +52,14 @@ def test_wheel_installs_and_synthesizes_outside_the_repository(tmp_path: Path) -
     names = zipfile.ZipFile(wheel).namelist()
     assert "copied_snapshot/_lambda/index.py" in names
     assert "copied_snapshot/_lambda/requirements.txt" in names
+    assert "local_cloud/docdb_elastic/server.py" in names
     assert not any(name.startswith(("constructs/", "lambda/", "tests/")) for name in names)
 
     environment = tmp_path / "venv"
     venv.create(environment, with_pip=True, system_site_packages=False)
     python = environment / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+        [str(python), "-m", "pip", "install", "--quiet", f"{wheel}[local]"],
         check=False,
         capture_output=True,
         text=True,
@@ -79,6 +80,13 @@ def test_wheel_installs_and_synthesizes_outside_the_repository(tmp_path: Path) -
             CopiedSnapshot(stack, "Copy", source_snapshot_arn="{SOURCE}")
             assembly = app.synth()
             template = assembly.get_stack_by_name("UserStack").template
+
+            from local_cloud.docdb_elastic import LocalDocDBElastic
+            with LocalDocDBElastic() as service:
+                spec = {{"account": "123456789012", "region": "us-east-1", "name": "seeded"}}
+                [arn] = service.seed({{"snapshots": [spec]}})["snapshots"]
+                snapshot = service.client().get_cluster_snapshot(snapshotArn=arn)["snapshot"]
+                assert snapshot["status"] == "ACTIVE", snapshot
             print(json.dumps(sorted({{r["Type"] for r in template["Resources"].values()}})))
             """
         )

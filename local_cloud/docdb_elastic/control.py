@@ -117,7 +117,8 @@ def handle(service: DocDBElasticService, request: Request) -> Response:
     if action is None:
         return _json({"message": f"no control action {request.method} {request.path}"}, status=404)
     try:
-        return _json(action(service, request.get_json(silent=True) or {}))
+        data = request.get_data(cache=False)
+        return _json(action(service, json.loads(data) if data.strip() else {}))
     except (errors.ServiceError, ValueError, KeyError, TypeError) as error:
         return _json({"message": f"{type(error).__name__}: {error}"}, status=400)
 
