@@ -50,6 +50,11 @@ def test_strings_as_cloudformation_sends_them() -> None:
     assert props.tags == {"team": "data", "n": "1"}
 
 
+def test_service_timeout_that_cloudformation_passes_along_is_accepted() -> None:
+    props = properties.parse_properties(raw(ServiceTimeout="2100", TimeoutSeconds="1800"))
+    assert props.timeout_seconds == 1800
+
+
 def test_typed_values_are_accepted_too() -> None:
     props = properties.parse_properties(raw(CopyTags=True, TimeoutSeconds=120, Tags={"a": "b"}))
     assert (props.copy_tags, props.timeout_seconds, props.tags) == (True, 120, {"a": "b"})

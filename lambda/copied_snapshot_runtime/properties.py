@@ -20,9 +20,12 @@ COPY_TAGS = "CopyTags"
 TAGS = "Tags"
 TIMEOUT_SECONDS = "TimeoutSeconds"
 SERVICE_TOKEN = "ServiceToken"  # noqa: S105 - a property name
+# CloudFormation passes the custom resource's ServiceTimeout in ResourceProperties too.
+SERVICE_TIMEOUT = "ServiceTimeout"
 
 ACCEPTED = (
     SERVICE_TOKEN,
+    SERVICE_TIMEOUT,
     SOURCE_SNAPSHOT_ARN,
     TARGET_SNAPSHOT_NAME,
     NAME_GENERATED,
