@@ -28,7 +28,7 @@ def seed(backend: Backend, spec: Mapping[str, Any]) -> dict[str, list[str]]:
 
     `{"clusters": [{"account", "region", "name", "kmsKeyId"?, "tags"?}],
       "snapshots": [{"account", "region", "name", "kmsKeyId"?, "tags"?, "clusterArn"?, "status"?,
-                     "snapshotType"?}]}`
+                     "snapshotType"?, "snapshotId"?}]}`
     """
     clusters = [
         backend.create_cluster(
@@ -53,6 +53,7 @@ def seed(backend: Backend, spec: Mapping[str, Any]) -> dict[str, list[str]]:
             cluster_arn=item.get("clusterArn"),
             status=item.get("status", "ACTIVE"),
             snapshot_type=item.get("snapshotType", "MANUAL"),
+            snapshot_id=item.get("snapshotId"),
         ).arn
         for item in spec.get("snapshots", [])
     ]

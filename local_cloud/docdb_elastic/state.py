@@ -177,6 +177,7 @@ class Backend:
         self._sequence = 0
         self._clusters: dict[str, Cluster] = {}
         self._snapshots: dict[str, Snapshot] = {}
+        self._settle_times: dict[str, float | None] = {}  # kept after deletion, for reports
 
     # -- configuration -------------------------------------------------------------------------------------
 
@@ -201,6 +202,7 @@ class Backend:
         with self._lock:
             self._clusters.clear()
             self._snapshots.clear()
+            self._settle_times.clear()
             self._sequence = 0
             if seed is not None:
                 self._ids = random.Random(seed)
@@ -392,15 +394,23 @@ class Backend:
         cluster_arn: str | None = None,
         status: str = ACTIVE,
         snapshot_type: str = MANUAL,
+        snapshot_id: str | None = None,
     ) -> Snapshot:
-        """A snapshot that already exists, as a test or a demo needs it (its cluster need not exist)."""
+        """A snapshot that already exists, as a test or a demo needs it (its cluster need not exist).
+        `snapshot_id` fixes the end of its ARN, for apps that name a source by ARN."""
         caller = Caller(account, region, account)
         _check_name("name", name)
         with self._lock:
             now = self.clock.now()
             self._check_new_snapshot(caller, name, now, count_quota=False)
+            arn = None
+            if snapshot_id is not None:
+                arn = self._arn(account, region, errors.SNAPSHOT, snapshot_id)
+                if parse_arn(arn) is None or arn in self._snapshots:
+                    raise ValueError(f"snapshot id {snapshot_id!r} is not valid or is already taken")
             return self._new_snapshot(
                 caller,
+                arn=arn,
                 name=name,
                 cluster_arn=cluster_arn or self._arn(account, region, errors.CLUSTER),
                 cluster_created_at=now,
@@ -414,6 +424,11 @@ class Backend:
                 tags=tags or {},
                 snapshot_type=snapshot_type,
             )
+
+    def settles_at(self, arn: str) -> float | None:
+        """When a snapshot's work settled (or will), even after it was deleted; None if never."""
+        with self._lock:
+            return self._settle_times.get(arn)
 
     def state(self) -> dict[str, Any]:
         """Everything the service holds, as the API would show it, for tests and the control API."""
@@ -432,10 +447,12 @@ class Backend:
 
     # -- internals -----------------------------------------------------------------------------------------
 
-    def _new_snapshot(self, caller: Caller, *, snapshot_type: str = MANUAL, **values: Any) -> Snapshot:
+    def _new_snapshot(
+        self, caller: Caller, *, snapshot_type: str = MANUAL, arn: str | None = None, **values: Any
+    ) -> Snapshot:
         self._sequence += 1
         snapshot = Snapshot(
-            arn=self._arn(caller.account, caller.region, errors.SNAPSHOT),
+            arn=arn or self._arn(caller.account, caller.region, errors.SNAPSHOT),
             account=caller.account,
             region=caller.region,
             sequence=self._sequence,
@@ -444,6 +461,7 @@ class Backend:
             **values,
         )
         self._snapshots[snapshot.arn] = snapshot
+        self._settle_times[snapshot.arn] = snapshot.settles_at
         return snapshot
 
     def _check_new_snapshot(self, caller: Caller, name: str, now: float, *, count_quota: bool = True) -> None:
@@ -501,8 +519,8 @@ class Backend:
         for arn in [arn for arn, s in self._snapshots.items() if s.gone_at is not None and now >= s.gone_at]:
             del self._snapshots[arn]
 
-    def _arn(self, account: str, region: str, kind: str) -> str:
-        resource_id = uuid.UUID(int=self._ids.getrandbits(128), version=4)
+    def _arn(self, account: str, region: str, kind: str, resource_id: str | None = None) -> str:
+        resource_id = resource_id or str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
         return f"arn:{partition_of(region)}:docdb-elastic:{region}:{account}:{kind}/{resource_id}"
 
     def _hex(self, digits: int) -> str:

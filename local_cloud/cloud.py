@@ -1,0 +1,184 @@
+"""The local cloud: the services a deployment of this project needs, on loopback, and CloudFormation's part.
+
+- docdb-elastic: the project's own local service (`local_cloud.docdb_elastic`);
+- KMS, SSM, IAM, Lambda (functions, resource policies) and EventBridge (rules, targets): moto in server mode;
+- Lambda execution: `lambda_runtime`, running each function's bundled asset in worker processes;
+- EventBridge's schedules: `scheduler`, firing enabled rate rules at their targets (sped up by `time_scale`);
+- custom resource responses: an HTTPS ResponseURL with a throwaway CA (`cloudformation.responses`);
+- CloudFormation: `cloudformation.engine`, deploying a synthesized cloud assembly, stacks kept in `state_dir`.
+
+Functions reach every service through the standard variables (`AWS_ENDPOINT_URL_DOCDB_ELASTIC`,
+`AWS_ENDPOINT_URL`), with the stack's account as access key, exactly as an unchanged boto3 reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import boto3
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
+
+from local_cloud.assembly import Stack, read_assembly
+from local_cloud.cloudformation.custom import CustomResource
+from local_cloud.cloudformation.engine import Engine, StackEvent
+from local_cloud.cloudformation.responses import ResponseEndpoint
+from local_cloud.cloudformation.store import StackState, StackStore
+from local_cloud.docdb_elastic import LocalDocDBElastic
+from local_cloud.docdb_elastic.identity import DEFAULT_ACCOUNT
+from local_cloud.docdb_elastic.state import Durations
+from local_cloud.lambda_runtime import runtime_site
+from local_cloud.lambda_runtime.runner import LambdaRunner
+from local_cloud.report import Report
+from local_cloud.scheduler import Scheduler
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_REGION = "us-east-1"
+# What `cdk bootstrap` leaves in each environment and synthesized templates check.
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+BOOTSTRAP_VERSION = "30"
+SECRET_ACCESS_KEY = "local-cloud"  # noqa: S105 - the local services check no secret
+DEFAULT_DURATIONS = Durations(cluster=2.0, snapshot=2.0, copy=3.0, delete=1.0)
+
+
+class LocalCloud:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        time_scale: float = 60.0,
+        durations: Durations = DEFAULT_DURATIONS,
+        seed: int = 0,
+        progress: Callable[[StackEvent], None] = lambda event: None,
+    ) -> None:
+        self.state_dir = state_dir
+        self.account = account
+        self.time_scale = time_scale
+        self.docdb = LocalDocDBElastic(seed=seed, durations=durations)
+        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        self.moto_url = ""
+        self.responses = ResponseEndpoint(state_dir)
+        self.runner = LambdaRunner(state_dir / "logs", runtime_site.build(state_dir / "runtime"))
+        self._regions: set[str] = {DEFAULT_REGION}
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+        self.scheduler = Scheduler(
+            self.client, self.runner, lambda: sorted(self._regions), time_scale=time_scale
+        )
+        self.custom = CustomResource(self.responses)
+        self.store = StackStore(state_dir)
+        self.engine = Engine(self, self.store, self.custom, progress)
+
+    # -- life ------------------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request otherwise
+        self.docdb.start()
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        # moto keeps its state per process: a new local cloud starts from an empty one.
+        urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"))  # noqa: S310
+        self.responses.start()
+        self.scheduler.start()
+        return self
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        self.runner.shutdown()
+        self.responses.stop()
+        self._moto.stop()
+        self.docdb.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- what resources and functions use --------------------------------------------------------------------
+
+    def client(self, service: str, region: str) -> Any:
+        """A boto3 client of the local cloud, acting as its account."""
+        key = (service, region)
+        with self._clients_lock:
+            if key not in self._clients:
+                endpoint = self.docdb.endpoint_url if service == "docdb-elastic" else self.moto_url
+                self._clients[key] = boto3.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=endpoint,
+                    region_name=region,
+                    aws_access_key_id=self.account,
+                    aws_secret_access_key=SECRET_ACCESS_KEY,
+                    config=Config(retries={"mode": "standard"}),
+                )
+            return self._clients[key]
+
+    def function_environment(self, region: str, variables: Mapping[str, str]) -> dict[str, str]:
+        """What a Lambda function's process sees: its variables, then Lambda's and the endpoints'."""
+        return {
+            **variables,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ACCESS_KEY_ID": self.account,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ENDPOINT_URL_DOCDB_ELASTIC": self.docdb.endpoint_url,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python_local",
+            "SSL_CERT_FILE": str(self.responses.ca_file),
+            "TZ": ":UTC",
+            "LANG": "en_US.UTF-8",
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+        }
+
+    # -- deployments -----------------------------------------------------------------------------------------
+
+    def stacks(self, assembly_dir: Path, names: list[str] | None = None) -> list[Stack]:
+        found = read_assembly(assembly_dir, default_account=self.account, default_region=DEFAULT_REGION)
+        if names:
+            unknown = set(names) - {stack.stack_name for stack in found}
+            if unknown:
+                raise ValueError(f"no stack named {', '.join(sorted(unknown))} in {assembly_dir}")
+            found = [stack for stack in found if stack.stack_name in names]
+        return found
+
+    def deploy(self, assembly_dir: Path, names: list[str] | None = None) -> list[StackState]:
+        """Deploys the assembly's stacks in dependency order (creating or updating each)."""
+        deployed = []
+        for stack in self.stacks(assembly_dir, names):
+            self.bootstrap(stack.region)
+            deployed.append(self.engine.deploy(stack))
+        return deployed
+
+    def destroy(self, assembly_dir: Path, names: list[str] | None = None) -> list[str]:
+        """Destroys the assembly's deployed stacks, dependents first; answers the stacks destroyed."""
+        return [
+            stack.stack_name
+            for stack in reversed(self.stacks(assembly_dir, names))
+            if self.engine.destroy(stack.stack_name)
+        ]
+
+    def bootstrap(self, region: str) -> None:
+        """What `cdk bootstrap` leaves behind that templates check: the bootstrap version parameter."""
+        self._regions.add(region)
+        self.client("ssm", region).put_parameter(
+            Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
+        )
+
+    def report(self) -> Report:
+        return Report.of(self)
+
+    def write_report(self) -> Path:
+        path = self.state_dir / "report.json"
+        path.write_text(json.dumps(self.report().as_dict(), indent=1))
+        return path

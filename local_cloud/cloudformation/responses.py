@@ -1,0 +1,117 @@
+"""The custom resources' ResponseURL: HTTPS on loopback with a throwaway certificate authority.
+
+CloudFormation hands each custom resource event a pre-signed S3 URL to PUT its answer to. Here the URL is
+served locally over TLS, signed with a one-time secret in its query string, and the handler's process trusts
+the throwaway CA through `SSL_CERT_FILE`, so the response travels the way it does in AWS: HTTPS, verified.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import ssl
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trustme
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+LOOPBACK = "127.0.0.1"
+MAX_RESPONSE_BYTES = 4096
+
+
+@dataclass
+class _Pending:
+    secret: str
+    received: threading.Event = field(default_factory=threading.Event)
+    body: dict[str, Any] | None = None
+    received_at: float = 0.0
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
+class ResponseEndpoint:
+    def __init__(self, directory: Path) -> None:
+        self._authority = trustme.CA()
+        self.ca_file = directory / "response-ca.pem"
+        directory.mkdir(parents=True, exist_ok=True)
+        self._authority.cert_pem.write_to_path(str(self.ca_file))
+        self._lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}
+        self._server: BaseWSGIServer | None = None
+
+    def start(self) -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._authority.issue_cert(LOOPBACK, "localhost").configure_cert(context)
+        self._server = make_server(
+            LOOPBACK, 0, self._app, threaded=True, ssl_context=context, request_handler=_QuietHandler
+        )
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def url_for(self, request_id: str) -> str:
+        """A one-time pre-signed URL for the answer to request `request_id`."""
+        assert self._server is not None, "the response endpoint is not running"
+        secret = secrets.token_hex(16)
+        with self._lock:
+            self._pending[request_id] = _Pending(secret)
+        return (
+            f"https://{LOOPBACK}:{self._server.port}/cloudformation-custom-resource-response/{request_id}"
+            f"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature={secret}"
+        )
+
+    def wait(self, request_id: str, timeout: float) -> tuple[dict[str, Any], float] | None:
+        """The response body and when it arrived, or None when none came within `timeout` seconds."""
+        with self._lock:
+            pending = self._pending[request_id]
+        if not pending.received.wait(timeout):
+            return None
+        assert pending.body is not None
+        return pending.body, pending.received_at
+
+    def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        request_id = request.path.rsplit("/", 1)[-1]
+        with self._lock:
+            pending = self._pending.get(request_id)
+        if request.method != "PUT" or pending is None:
+            response = Response("NoSuchKey", status=404)
+        elif not secrets.compare_digest(request.args.get("X-Amz-Signature", ""), pending.secret):
+            response = Response("SignatureDoesNotMatch", status=403)
+        elif pending.received.is_set():
+            response = Response("already answered", status=409)
+        else:
+            response = self._accept(request, pending)
+        return response(environ, start_response)
+
+    def _accept(self, request: Request, pending: _Pending) -> Response:
+        data = request.get_data()
+        if len(data) > MAX_RESPONSE_BYTES:
+            body: dict[str, Any] = {
+                "Status": "FAILED",
+                "Reason": f"Response object is too long ({len(data)} bytes; at most {MAX_RESPONSE_BYTES})",
+            }
+        else:
+            try:
+                body = json.loads(data)
+            except ValueError:
+                return Response("the response is not JSON", status=400)
+        pending.body, pending.received_at = body, time.time()
+        pending.received.set()
+        return Response("", status=200)

@@ -1,0 +1,95 @@
+"""One warm Lambda execution environment: imports a function's handler once, then runs invocations one at a
+time, as Lambda's runtime does.
+
+It runs as `python -I -S -u worker.py <request fd> <result fd> <code dir> <runtime dir> <handler>`:
+isolated and
+without site-packages, so the function sees only its own bundled code and the runtime's SDK (boto3 and its
+dependencies), never this project's sources or test packages. Requests arrive as JSON lines on one pipe and
+results leave on another; stdout and stderr are the function's log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+
+class LambdaContext:
+    """The context object Lambda passes to a handler."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.function_name: str = request["functionName"]
+        self.function_version = "$LATEST"
+        self.invoked_function_arn: str = request["functionArn"]
+        self.memory_limit_in_mb: int = request["memoryMb"]
+        self.aws_request_id: str = request["requestId"]
+        self.log_group_name: str = request["logGroup"]
+        self.log_stream_name: str = request["logStream"]
+        self._deadline: float = request["deadline"]
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+def _lambda_logging() -> None:
+    """Lambda's runtime gives the root logger a handler on stdout (level WARNING until code changes it)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
+def _load(code_dir: str, runtime_dir: str, handler: str) -> Any:
+    code_dir = os.path.abspath(code_dir)
+    sys.path.insert(0, code_dir)
+    sys.path.append(runtime_dir)
+    os.chdir(code_dir)
+    module_name, _, function_name = handler.rpartition(".")
+    return getattr(importlib.import_module(module_name.replace("/", ".")), function_name)
+
+
+def main() -> None:
+    request_fd, result_fd, code_dir, runtime_dir, handler = sys.argv[1:6]
+    function: Any = None
+    init_error: dict[str, str] | None = None
+    _lambda_logging()
+    try:
+        function = _load(code_dir, runtime_dir, handler)
+    except Exception as error:  # an init error fails every invocation, as in Lambda
+        traceback.print_exc()
+        init_error = {
+            "errorType": "Runtime.ImportModuleError",
+            "errorMessage": f"{type(error).__name__}: {error}",
+        }
+    with (
+        os.fdopen(int(request_fd), encoding="utf-8") as requests,
+        os.fdopen(int(result_fd), "w", encoding="utf-8") as results,
+    ):
+        for line in requests:
+            request = json.loads(line)
+            started = time.monotonic()
+            print(f"START RequestId: {request['requestId']} Version: $LATEST", flush=True)
+            if init_error is not None:
+                result: dict[str, Any] = {"ok": False, **init_error}
+            else:
+                try:
+                    value = function(request["event"], LambdaContext(request))
+                    result = {"ok": True, "value": value}
+                except Exception as error:
+                    traceback.print_exc()
+                    result = {"ok": False, "errorType": type(error).__name__, "errorMessage": str(error)}
+            milliseconds = (time.monotonic() - started) * 1000
+            sys.stderr.flush()
+            print(f"END RequestId: {request['requestId']}", flush=True)
+            print(f"REPORT RequestId: {request['requestId']}\tDuration: {milliseconds:.2f} ms", flush=True)
+            results.write(json.dumps(result, default=str) + "\n")
+            results.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""EventBridge's scheduler for the local cloud: fires enabled `rate(...)` rules at their Lambda targets.
+
+Rules and targets live in moto, where the handler's EventBridge calls put them; this loop plays the part of
+the EventBridge service that moto does not run. A target is invoked only when the function's resource policy
+(also in moto) lets `events.amazonaws.com` invoke it from that rule, as in AWS. `time_scale` speeds the
+schedule up: with 60, `rate(1 minute)` fires every second.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from local_cloud.lambda_runtime.runner import LambdaRunner
+
+logger = logging.getLogger(__name__)
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float | None:
+    """The period of a `rate(...)` schedule in seconds; None for cron schedules and anything else."""
+    match = _RATE.match(expression.strip())
+    if match is None:
+        return None
+    return int(match[1]) * _UNIT_SECONDS[match[2].rstrip("s")]
+
+
+def allowed_by(policy: dict[str, Any], principal: str, source_arn: str, source_account: str) -> bool:
+    """Whether a Lambda resource policy lets `principal` invoke the function from `source_arn`."""
+    for statement in policy.get("Statement", []):
+        service = statement.get("Principal", {})
+        service = service.get("Service") if isinstance(service, dict) else service
+        actions = statement.get("Action")
+        actions = [actions] if isinstance(actions, str) else actions or []
+        if statement.get("Effect") != "Allow" or service != principal:
+            continue
+        if not any(action in ("lambda:InvokeFunction", "lambda:*") for action in actions):
+            continue
+        condition = statement.get("Condition", {})
+        arn_pattern = condition.get("ArnLike", {}).get("AWS:SourceArn") or condition.get("ArnEquals", {}).get(
+            "AWS:SourceArn"
+        )
+        account = condition.get("StringEquals", {}).get("AWS:SourceAccount")
+        if arn_pattern and not fnmatch.fnmatchcase(source_arn, arn_pattern):
+            continue
+        if account and account != source_account:
+            continue
+        return True
+    return False
+
+
+@dataclass
+class _Schedule:
+    period: float
+    next_fire: float
+
+
+class Scheduler:
+    def __init__(
+        self,
+        clients: Callable[[str, str], Any],
+        runner: LambdaRunner,
+        regions: Callable[[], Iterable[str]],
+        *,
+        time_scale: float = 1.0,
+        tick: float = 0.1,
+    ) -> None:
+        self._clients = clients
+        self._runner = runner
+        self._regions = regions
+        self.time_scale = time_scale
+        self._tick = tick
+        self._schedules: dict[str, _Schedule] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="local-eventbridge", daemon=True)
+        self.fired: list[tuple[float, str, str]] = []  # (time, rule ARN, function or refusal)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._tick):
+            try:
+                self.run_due(time.time())
+            except Exception:
+                logger.exception("the local EventBridge scheduler failed a round; it goes on")
+
+    def run_due(self, now: float) -> None:
+        """Fires every rule whose time has come; rules seen for the first time start their period now."""
+        seen: set[str] = set()
+        for region in list(self._regions()):
+            events = self._clients("events", region)
+            for page in events.get_paginator("list_rules").paginate():
+                for rule in page["Rules"]:
+                    period = rate_seconds(rule.get("ScheduleExpression", "") or "")
+                    if rule.get("State") != "ENABLED" or period is None:
+                        continue
+                    seen.add(rule["Arn"])
+                    schedule = self._schedules.setdefault(
+                        rule["Arn"], _Schedule(period, now + period / self.time_scale)
+                    )
+                    if now >= schedule.next_fire:
+                        schedule.next_fire = now + schedule.period / self.time_scale
+                        self._fire(region, rule)
+        for arn in set(self._schedules) - seen:
+            del self._schedules[arn]
+
+    def _fire(self, region: str, rule: dict[str, Any]) -> None:
+        events = self._clients("events", region)
+        account = rule["Arn"].split(":")[4]
+        for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+            function = target["Arn"]
+            if ":lambda:" not in function:
+                continue
+            if not self._permitted(region, function, rule["Arn"], account):
+                logger.warning(
+                    "rule %s may not invoke %s: no resource policy allows it", rule["Arn"], function
+                )
+                self.fired.append((time.time(), rule["Arn"], f"refused {function}"))
+                continue
+            event = json.loads(target["Input"]) if target.get("Input") else _scheduled_event(rule, region)
+            try:
+                self._runner.invoke_async(function, event, trigger="events")
+            except KeyError:
+                logger.warning("rule %s targets %s, which does not exist", rule["Arn"], function)
+                continue
+            self.fired.append((time.time(), rule["Arn"], function))
+
+    def _permitted(self, region: str, function: str, rule_arn: str, account: str) -> bool:
+        lambdas = self._clients("lambda", region)
+        try:
+            policy = json.loads(lambdas.get_policy(FunctionName=function)["Policy"])
+        except lambdas.exceptions.ResourceNotFoundException:
+            return False
+        return allowed_by(policy, EVENTS_PRINCIPAL, rule_arn, account)
+
+
+def _scheduled_event(rule: dict[str, Any], region: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": rule["Arn"].split(":")[4],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": region,
+        "resources": [rule["Arn"]],
+        "detail": {},
+    }
