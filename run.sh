@@ -27,9 +27,11 @@ setup() {
 }
 
 run_main() {
-    # Until the local cloud exists, the main job is the real CDK CLI synthesizing the example app.
-    cdk synth --quiet --no-notices "$@"
-    python tools/describe_assembly.py cdk.out
+    # The real CDK CLI synthesizes the example app; the local cloud deploys it with its source snapshot
+    # seeded, shows the copy's ARN as the consumer stack sees it, and destroys it again.
+    # Arguments go to the local cloud, e.g. `./run.sh main --keep-running`.
+    cdk synth --quiet --no-notices
+    python -m local_cloud demo cdk.out --seed-sources --show SnapshotConsumerStack.RestoreSnapshotArn "$@"
 }
 
 run_tests() {

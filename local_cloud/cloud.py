@@ -33,7 +33,7 @@ from local_cloud.cloudformation.responses import ResponseEndpoint
 from local_cloud.cloudformation.store import StackState, StackStore
 from local_cloud.docdb_elastic import LocalDocDBElastic
 from local_cloud.docdb_elastic.identity import DEFAULT_ACCOUNT
-from local_cloud.docdb_elastic.state import Durations
+from local_cloud.docdb_elastic.state import Durations, parse_arn
 from local_cloud.lambda_runtime import runtime_site
 from local_cloud.lambda_runtime.runner import LambdaRunner
 from local_cloud.report import Report
@@ -75,7 +75,8 @@ class LocalCloud:
         )
         self.custom = CustomResource(self.responses)
         self.store = StackStore(state_dir)
-        self.engine = Engine(self, self.store, self.custom, progress)
+        self._watchers: list[Callable[[StackEvent], None]] = [progress]
+        self.engine = Engine(self, self.store, self.custom, self._publish)
 
     # -- life ------------------------------------------------------------------------------------------------
 
@@ -140,6 +141,37 @@ class LocalCloud:
             "LANG": "en_US.UTF-8",
             "PATH": "/usr/local/bin:/usr/bin:/bin",
         }
+
+    def watch(self, watcher: Callable[[StackEvent], None]) -> Callable[[], None]:
+        """Calls `watcher` with every stack event from now on; answers the function that stops it."""
+        self._watchers.append(watcher)
+        return lambda: self._watchers.remove(watcher)
+
+    def _publish(self, event: StackEvent) -> None:
+        for watcher in list(self._watchers):
+            watcher(event)
+
+    def seed_source_snapshot(
+        self, arn: str, *, encrypted: bool = True, tags: Mapping[str, str] | None = None
+    ) -> str:
+        """A snapshot that exists before any deployment, under a fixed ARN (its name is the ARN's id).
+        Encrypted sources get a KMS key of their own region, made in KMS like any other key."""
+        parsed = parse_arn(arn)
+        if parsed is None or parsed.kind != "cluster-snapshot":
+            raise ValueError(f"{arn} is not a docdb-elastic cluster-snapshot ARN")
+        key = ""
+        if encrypted:
+            kms = self.client("kms", parsed.region)
+            key = str(kms.create_key(Description=f"key of source snapshot {arn}")["KeyMetadata"]["Arn"])
+        self.docdb.backend.seed_snapshot(
+            account=parsed.account,
+            region=parsed.region,
+            name=parsed.resource_id,
+            kms_key_id=key,
+            tags=tags,
+            snapshot_id=parsed.resource_id,
+        )
+        return arn
 
     # -- deployments -----------------------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from cfnlint.api import ManualArgs, lint
 import app as example_app
 from copied_snapshot import CopiedSnapshot
 from tests.conftest import ExampleApp, new_app
-from tools import describe_assembly
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -210,15 +208,3 @@ def test_cfn_lint_would_catch_an_error(example: ExampleApp) -> None:
     template["Resources"]["Broken"] = {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String"}}
     matches = lint(json.dumps(template), config=ManualArgs(regions=[REGION]))
     assert any(match.rule.id.startswith("E") for match in matches)
-
-
-def test_main_job_description_names_the_copy_and_the_reference(example: ExampleApp) -> None:
-    lines = describe_assembly.describe(Path(example.assembly.directory))
-    text = "\n".join(lines)
-    assert "stack SnapshotCopyStack (aws://123456789012/us-east-1)" in text
-    assert "stack SnapshotConsumerStack (aws://123456789012/us-east-1), after SnapshotCopyStack" in text
-    assert f"    SourceSnapshotArn: {example_app.DEFAULT_SOURCE_SNAPSHOT_ARN}" in lines
-    assert "    TargetSnapshotName: orders-dr-copy" in lines
-    assert any(
-        line.startswith("  RestoreSource") and "<- import of SnapshotCopyStack:" in line for line in lines
-    )

@@ -287,7 +287,7 @@ class SsmParameter:
     def create(self, change: Change) -> Outcome:
         name = str(change.properties.get("Name") or generated_name(change, 128))
         self._put(change, name, overwrite=False)
-        return Outcome(name, self._attributes(change))
+        return Outcome(name, self._attributes(change, name))
 
     def update(self, change: Change) -> Outcome:
         old_name = (change.old_properties or {}).get("Name")
@@ -295,7 +295,7 @@ class SsmParameter:
             return self.create(change)  # a new name is a new parameter; the old one goes at cleanup
         assert change.physical_id is not None
         self._put(change, change.physical_id, overwrite=True)
-        return Outcome(change.physical_id, self._attributes(change))
+        return Outcome(change.physical_id, self._attributes(change, change.physical_id))
 
     def delete(self, change: Change) -> None:
         ssm = change.client("ssm")
@@ -317,8 +317,10 @@ class SsmParameter:
             arguments["Tags"] = [{"Key": k, "Value": str(v)} for k, v in change.properties["Tags"].items()]
         change.client("ssm").put_parameter(**arguments)
 
-    def _attributes(self, change: Change) -> dict[str, Any]:
-        return {"Type": change.properties.get("Type", "String"), "Value": str(change.properties["Value"])}
+    def _attributes(self, change: Change, name: str) -> dict[str, Any]:
+        """Read back from SSM, so that the attributes are what a reader of the parameter sees."""
+        parameter = change.client("ssm").get_parameter(Name=name)["Parameter"]
+        return {"Type": parameter["Type"], "Value": parameter["Value"]}
 
 
 def _policy_attributes(change: Change, name: str) -> dict[str, Any]:

@@ -1,0 +1,126 @@
+"""The running local cloud's control API, so that deploy and destroy can be separate commands.
+
+`python -m local_cloud serve` keeps the cloud (and the services' state) alive; `deploy` and `destroy` send
+it an assembly and print the stack events it streams back, ending with `OK` or `FAILED <reason>`.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from local_cloud.cloud import LOOPBACK, LocalCloud
+from local_cloud.cloudformation.engine import DeployFailed
+from local_cloud.progress import event_line, outputs_lines
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+ENDPOINTS_FILE = "endpoints.json"
+DONE = "OK"
+FAILED = "FAILED"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
+class ControlServer:
+    def __init__(self, cloud: LocalCloud) -> None:
+        self._cloud = cloud
+        self._busy = threading.Lock()  # one deployment at a time, as CloudFormation does per stack
+        self._server: BaseWSGIServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://{LOOPBACK}:{self._server.port}"
+
+    def start(self) -> None:
+        self._server = make_server(LOOPBACK, 0, self._app, threaded=True, request_handler=_QuietHandler)
+        threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True).start()
+        endpoints = {
+            "control": self.url,
+            "docdb-elastic": self._cloud.docdb.endpoint_url,
+            "moto": self._cloud.moto_url,
+        }
+        (self._cloud.state_dir / ENDPOINTS_FILE).write_text(json.dumps(endpoints, indent=1))
+
+    def stop(self) -> None:
+        (self._cloud.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        body: dict[str, Any] = json.loads(request.get_data() or b"{}")
+        if (request.method, request.path) == ("POST", "/deploy"):
+            response = self._stream(lambda: self._deploy(body))
+        elif (request.method, request.path) == ("POST", "/destroy"):
+            response = self._stream(lambda: self._destroy(body))
+        elif (request.method, request.path) == ("GET", "/report"):
+            response = Response(json.dumps(self._cloud.report().as_dict()), content_type="application/json")
+        else:
+            response = Response(f"no action {request.method} {request.path}\n", status=404)
+        return response(environ, start_response)
+
+    def _deploy(self, body: dict[str, Any]) -> list[str]:
+        stacks = self._cloud.deploy(Path(body["assembly"]), body.get("stacks"))
+        return [line for stack in stacks for line in outputs_lines(stack)]
+
+    def _destroy(self, body: dict[str, Any]) -> list[str]:
+        destroyed = self._cloud.destroy(Path(body["assembly"]), body.get("stacks"))
+        return [f" ✅  {name}: destroyed" for name in destroyed] or ["no stack of this assembly is deployed"]
+
+    def _stream(self, action: Callable[[], list[str]]) -> Response:
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def run() -> None:
+            with self._busy:
+                unwatch = self._cloud.watch(lambda event: lines.put(event_line(event)))
+                try:
+                    for line in action():
+                        lines.put(line)
+                    lines.put(DONE)
+                except (DeployFailed, ValueError, KeyError) as error:
+                    lines.put(f"{FAILED} {error}")
+                finally:
+                    unwatch()
+                    lines.put(None)
+
+        threading.Thread(target=run, daemon=True).start()
+
+        def stream() -> Iterator[bytes]:
+            while (line := lines.get()) is not None:
+                yield (line + "\n").encode()
+
+        return Response(stream(), content_type="text/plain; charset=utf-8")
+
+
+def send(state_dir: Path, action: str, body: dict[str, Any], write: Callable[[str], None] = print) -> bool:
+    """Asks the cloud serving `state_dir` to deploy or destroy; prints what it streams; True on success."""
+    endpoints_file = state_dir / ENDPOINTS_FILE
+    if not endpoints_file.is_file():
+        raise RuntimeError(
+            f"no local cloud is serving {state_dir}: start one with `python -m local_cloud serve "
+            f"--state-dir {state_dir}`"
+        )
+    url = json.loads(endpoints_file.read_text())["control"]
+    request = urllib.request.Request(f"{url}/{action}", data=json.dumps(body).encode(), method="POST")  # noqa: S310
+    succeeded = False
+    with urllib.request.urlopen(request) as answer:  # noqa: S310 - loopback, a URL this package wrote
+        for raw in answer:
+            line = raw.decode().rstrip("\n")
+            succeeded = line == DONE
+            write(line)
+    return succeeded
