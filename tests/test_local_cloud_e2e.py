@@ -1,0 +1,192 @@
+"""End to end: synthesized apps with the real bundled handler, deployed to the local cloud.
+
+CloudFormation's events go to the bundled handler in Lambda worker processes, crhelper's polling rules fire
+from moto's EventBridge, responses come back over HTTPS; the copy itself is made by the local docdb-elastic
+service. One cloud serves the module; each test uses its own stacks and names.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Environment, RemovalPolicy, Stack
+
+import app as example_app
+from copied_snapshot import CopiedSnapshot
+from local_cloud.cloud import LocalCloud
+from local_cloud.cloudformation.engine import DeployFailed
+from local_cloud.docdb_elastic.state import Durations
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+SOURCE = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/e2e-source"
+FAST = Durations(cluster=0.5, snapshot=0.5, copy=1.0, delete=0.5)
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    with LocalCloud(tmp_path_factory.mktemp("cloud"), time_scale=240.0, durations=FAST) as running:
+        running.seed_source_snapshot(example_app.DEFAULT_SOURCE_SNAPSHOT_ARN, tags={"team": "orders"})
+        running.seed_source_snapshot(SOURCE, encrypted=False, tags={"team": "orders"})
+        yield running
+
+
+Build = Callable[[Stack], None]
+
+
+def synth(tmp_path: Path, stack_name: str, build: Build) -> Path:
+    """A one-stack app synthesized with the real bundling, as `cdk synth` would."""
+    app = App(outdir=str(tmp_path / f"cdk.out.{next(_numbers)}"))
+    stack = Stack(app, stack_name, env=Environment(account=ACCOUNT, region=REGION))
+    build(stack)
+    return Path(app.synth().directory)
+
+
+def copy_of(source: str = SOURCE, **options: Any) -> Build:
+    def build(stack: Stack) -> None:
+        CopiedSnapshot(stack, "Copy", source_snapshot_arn=source, **options)
+
+    return build
+
+
+def snapshot(cloud: LocalCloud, arn: str) -> dict[str, Any] | None:
+    found = [item for item in cloud.docdb.backend.state()["snapshots"] if item["snapshotArn"] == arn]
+    return found[0] if found else None
+
+
+def copy_arn(cloud: LocalCloud, stack_name: str) -> str:
+    state = cloud.store.load(stack_name)
+    assert state is not None
+    return state.resources[next(name for name in state.resources if name.startswith("Copy"))].physical_id
+
+
+def function_logs(cloud: LocalCloud) -> str:
+    return "".join(file.read_text() for file in (cloud.state_dir / "logs").glob("*.log"))
+
+
+def test_example_app_deploys_the_copy_and_the_consumer_sees_its_arn(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    application = App(outdir=str(tmp_path / "cdk.out"))
+    example_app.build(application)
+    assembly = Path(application.synth().directory)
+    copy_stack, consumer = cloud.deploy(assembly)
+    arn = copy_stack.outputs["CopyArn"]
+    copied = snapshot(cloud, arn)
+    assert copied is not None
+    assert copied["status"] == "ACTIVE"
+    assert arn.startswith(f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/")
+    key = cloud.client("kms", REGION).describe_key(KeyId=copied["kmsKeyId"])["KeyMetadata"]
+    assert key["Arn"] == copied["kmsKeyId"]
+    assert copied["tags"]["team"] == "orders"  # copy_tags brought the source's tags
+    assert copied["tags"]["purpose"] == "disaster-recovery"
+    parameter = cloud.client("ssm", REGION).get_parameter(Name="/orders/restore/snapshot-arn")["Parameter"]
+    assert consumer.outputs["RestoreSnapshotArn"] == parameter["Value"] == arn
+    with pytest.raises(DeployFailed, match="in use by SnapshotConsumerStack"):
+        cloud.engine.destroy("SnapshotCopyStack")
+    assert cloud.destroy(assembly) == ["SnapshotConsumerStack", "SnapshotCopyStack"]
+    assert snapshot(cloud, arn) is None
+    events = [(event.stack, event.logical_id, event.status) for event in cloud.engine.events]
+    assert ("SnapshotCopyStack", "SnapshotCopyStack", "DELETE_COMPLETE") in events
+
+
+def test_tags_are_updated_in_place(cloud: LocalCloud, tmp_path: Path) -> None:
+    cloud.deploy(synth(tmp_path, "E2eTags", copy_of(tags={"team": "data", "tier": "gold"})))
+    arn = copy_arn(cloud, "E2eTags")
+    cloud.deploy(synth(tmp_path, "E2eTags", copy_of(tags={"team": "data", "stage": "dr"})))
+    assert copy_arn(cloud, "E2eTags") == arn
+    copied = snapshot(cloud, arn)
+    assert copied is not None
+    assert {
+        key: value for key, value in copied["tags"].items() if not key.startswith("copied-snapshot:")
+    } == {
+        "team": "data",
+        "stage": "dr",
+    }
+    timelines = [t for t in cloud.custom.timelines if t.stack == "E2eTags"]
+    assert [(t.request_type, t.status) for t in timelines] == [("Create", "SUCCESS"), ("Update", "SUCCESS")]
+    cloud.engine.destroy("E2eTags")
+
+
+def test_a_new_name_replaces_the_copy_and_the_old_one_is_deleted(cloud: LocalCloud, tmp_path: Path) -> None:
+    cloud.deploy(synth(tmp_path, "E2eReplace", copy_of(target_snapshot_name="e2e-first")))
+    first = copy_arn(cloud, "E2eReplace")
+    cloud.deploy(synth(tmp_path, "E2eReplace", copy_of(target_snapshot_name="e2e-second")))
+    second = copy_arn(cloud, "E2eReplace")
+    assert second != first
+    assert snapshot(cloud, first) is None
+    replacement = snapshot(cloud, second)
+    assert replacement is not None
+    assert (replacement["snapshotName"], replacement["status"]) == ("e2e-second", "ACTIVE")
+    requests = [(t.request_type, t.physical_id) for t in cloud.custom.timelines if t.stack == "E2eReplace"]
+    assert requests == [("Create", first), ("Update", second), ("Delete", first)]
+    cloud.engine.destroy("E2eReplace")
+    assert snapshot(cloud, second) is None
+
+
+def test_retain_keeps_the_copy_when_the_stack_is_destroyed(cloud: LocalCloud, tmp_path: Path) -> None:
+    cloud.deploy(synth(tmp_path, "E2eRetain", copy_of(removal_policy=RemovalPolicy.RETAIN)))
+    arn = copy_arn(cloud, "E2eRetain")
+    assert cloud.engine.destroy("E2eRetain")
+    kept = snapshot(cloud, arn)
+    assert kept is not None
+    assert kept["status"] == "ACTIVE"
+    assert ("E2eRetain", "DELETE_SKIPPED") in [(e.stack, e.status) for e in cloud.engine.events]
+
+
+def test_a_failing_create_rolls_back_and_leaves_no_copy(cloud: LocalCloud, tmp_path: Path) -> None:
+    cloud.docdb.faults.end_copies("INACCESSIBLE_ENCRYPTION_CREDS", name="e2e-doomed", times=1)
+    assembly = synth(tmp_path, "E2eDoomed", copy_of(target_snapshot_name="e2e-doomed"))
+    with pytest.raises(DeployFailed, match="INACCESSIBLE_ENCRYPTION_CREDS"):
+        cloud.deploy(assembly)
+    assert cloud.store.load("E2eDoomed") is None
+    names = [item["snapshotName"] for item in cloud.docdb.backend.state()["snapshots"]]
+    assert "e2e-doomed" not in names
+    requests = [(t.request_type, t.status) for t in cloud.custom.timelines if t.stack == "E2eDoomed"]
+    assert requests == [("Create", "FAILED"), ("Delete", "SUCCESS")]
+    statuses = [
+        e.status for e in cloud.engine.events if e.stack == "E2eDoomed" and e.logical_id == "E2eDoomed"
+    ]
+    assert statuses == ["CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"]
+
+
+def test_a_create_failing_before_any_copy_is_deleted_by_its_placeholder_with_no_call(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    missing = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/does-not-exist"
+    deletes_before = len(cloud.docdb.calls.of("DeleteClusterSnapshot"))
+    with pytest.raises(DeployFailed, match=f"source snapshot {missing} does not exist"):
+        cloud.deploy(synth(tmp_path, "E2eMissing", copy_of(source=missing)))
+    create, delete = [t for t in cloud.custom.timelines if t.stack == "E2eMissing"]
+    assert (create.request_type, create.status) == ("Create", "FAILED")
+    assert (delete.request_type, delete.status) == ("Delete", "SUCCESS")
+    assert not delete.physical_id.startswith("arn:")
+    assert len(cloud.docdb.calls.of("DeleteClusterSnapshot")) == deletes_before
+
+
+def test_no_function_log_holds_a_response_url_or_its_signature(cloud: LocalCloud) -> None:
+    logs = function_logs(cloud)
+    assert "START RequestId" in logs
+    assert "cloudformation-custom-resource-response" not in logs
+    assert not re.search(r"X-Amz-Signature", logs)
+
+
+def test_every_custom_resource_request_was_answered_and_timed(cloud: LocalCloud) -> None:
+    report = cloud.report()
+    assert report.timelines
+    assert all(item.response_received is not None for item in report.timelines)
+    creates = [
+        item for item in report.timelines if item.request_type == "Create" and item.status == "SUCCESS"
+    ]
+    assert all(item.copy_active is not None for item in creates)
+    assert all(
+        item.event_sent <= (item.copy_active or 0) <= (item.response_received or 0) for item in creates
+    )
+    assert report.api_calls["CopyClusterSnapshot"] >= len(creates)
+    assert {entry["trigger"] for entry in report.invocations} == {"cloudformation", "events"}
