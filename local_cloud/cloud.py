@@ -26,6 +26,7 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from local_cloud import serving
 from local_cloud.assembly import Stack, read_assembly
 from local_cloud.cloudformation.custom import CustomResource
 from local_cloud.cloudformation.engine import Engine, StackEvent
@@ -39,7 +40,6 @@ from local_cloud.lambda_runtime.runner import LambdaRunner
 from local_cloud.report import Report
 from local_cloud.scheduler import Scheduler
 
-LOOPBACK = "127.0.0.1"
 DEFAULT_REGION = "us-east-1"
 # What `cdk bootstrap` leaves in each environment and synthesized templates check.
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
@@ -63,7 +63,7 @@ class LocalCloud:
         self.account = account
         self.time_scale = time_scale
         self.docdb = LocalDocDBElastic(seed=seed, durations=durations)
-        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        self._moto = ThreadedMotoServer(ip_address=serving.LOOPBACK, port=0, verbose=False)
         self.moto_url = ""
         self.responses = ResponseEndpoint(state_dir)
         self.runner = LambdaRunner(state_dir / "logs", runtime_site.build(state_dir / "runtime"))

@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
 
-from local_cloud.cloud import LOOPBACK, LocalCloud
+from local_cloud import serving
+from local_cloud.cloud import LocalCloud
 from local_cloud.cloudformation.engine import DeployFailed
 from local_cloud.progress import event_line, outputs_lines
 
@@ -29,11 +30,6 @@ DONE = "OK"
 FAILED = "FAILED"
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
-
-
 class ControlServer:
     def __init__(self, cloud: LocalCloud) -> None:
         self._cloud = cloud
@@ -43,11 +39,10 @@ class ControlServer:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://{LOOPBACK}:{self._server.port}"
+        return f"http://{serving.LOOPBACK}:{self._server.port}"
 
     def start(self) -> None:
-        self._server = make_server(LOOPBACK, 0, self._app, threaded=True, request_handler=_QuietHandler)
-        threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True).start()
+        self._server = serving.serve(self._app, name="local-cloud-control")
         endpoints = {
             "control": self.url,
             "docdb-elastic": self._cloud.docdb.endpoint_url,
@@ -57,9 +52,7 @@ class ControlServer:
 
     def stop(self) -> None:
         (self._cloud.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        serving.stop(self._server)
 
     def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)

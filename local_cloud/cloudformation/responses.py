@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trustme
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
+
+from local_cloud import serving
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-LOOPBACK = "127.0.0.1"
 MAX_RESPONSE_BYTES = 4096
 
 
@@ -34,11 +35,6 @@ class _Pending:
     received: threading.Event = field(default_factory=threading.Event)
     body: dict[str, Any] | None = None
     received_at: float = 0.0
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
 
 
 class ResponseEndpoint:
@@ -53,17 +49,12 @@ class ResponseEndpoint:
 
     def start(self) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._authority.issue_cert(LOOPBACK, "localhost").configure_cert(context)
-        self._server = make_server(
-            LOOPBACK, 0, self._app, threaded=True, ssl_context=context, request_handler=_QuietHandler
-        )
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._authority.issue_cert(serving.LOOPBACK, "localhost").configure_cert(context)
+        self._server = serving.serve(self._app, ssl_context=context, name="local-response-url")
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        serving.stop(self._server)
+        self._server = None
 
     def url_for(self, request_id: str) -> str:
         """A one-time pre-signed URL for the answer to request `request_id`."""
@@ -72,7 +63,7 @@ class ResponseEndpoint:
         with self._lock:
             self._pending[request_id] = _Pending(secret)
         return (
-            f"https://{LOOPBACK}:{self._server.port}/cloudformation-custom-resource-response/{request_id}"
+            f"https://{serving.LOOPBACK}:{self._server.port}/cloudformation-custom-resource-response/{request_id}"
             f"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature={secret}"
         )
 

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from local_cloud.docdb_elastic.errors import ServiceError
-from local_cloud.docdb_elastic.server import LOOPBACK, LocalDocDBElastic
+from local_cloud.docdb_elastic.server import LocalDocDBElastic
 from local_cloud.docdb_elastic.state import DEFAULT_SNAPSHOT_QUOTA, Durations
+from local_cloud.serving import LOOPBACK
 
 
 def parser() -> argparse.ArgumentParser:

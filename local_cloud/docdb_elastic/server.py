@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 from botocore.config import Config
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
 
+from local_cloud import serving
 from local_cloud.docdb_elastic import control, identity
 from local_cloud.docdb_elastic.calls import CallLog
 from local_cloud.docdb_elastic.clock import Clock
@@ -20,15 +21,6 @@ from local_cloud.docdb_elastic.state import DEFAULT_SNAPSHOT_QUOTA, Backend, Dur
 
 if TYPE_CHECKING:
     from mypy_boto3_docdb_elastic import DocDBElasticClient
-
-LOOPBACK = "127.0.0.1"
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """Requests are recorded in the call log; printing each one as well would drown test output."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
 
 
 class LocalDocDBElastic:
@@ -41,7 +33,7 @@ class LocalDocDBElastic:
     def __init__(
         self,
         *,
-        host: str = LOOPBACK,
+        host: str = serving.LOOPBACK,
         port: int = 0,
         seed: int = 0,
         clock: Clock | None = None,
@@ -60,7 +52,6 @@ class LocalDocDBElastic:
         )
         self._host, self._port = host, port
         self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -69,28 +60,18 @@ class LocalDocDBElastic:
         return f"http://{self._server.host}:{self._server.port}"
 
     def start(self) -> Self:
-        self._server = make_server(
-            self._host, self._port, self.service, threaded=True, request_handler=_QuietHandler
+        self._server = serving.serve(
+            self.service, host=self._host, port=self._port, name="local-docdb-elastic"
         )
-        # A short poll interval makes stop() quick; the server is idle-cheap either way.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="local-docdb-elastic", daemon=True
-        )
-        self._thread.start()
         return self
 
     def wait(self) -> None:
-        """Block until the server stops (the CLI serves this way until interrupted)."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=0.5)
+        """Block until interrupted (the CLI serves this way)."""
+        threading.Event().wait()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server, self._thread = None, None
+        serving.stop(self._server)
+        self._server = None
 
     def __enter__(self) -> Self:
         return self.start()

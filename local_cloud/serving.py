@@ -1,0 +1,45 @@
+"""Serving a WSGI app on loopback in a background thread: one way for every server of the local cloud."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from typing import TYPE_CHECKING
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+LOOPBACK = "127.0.0.1"
+# A short poll interval makes stopping quick; an idle server costs nothing either way.
+POLL_SECONDS = 0.05
+
+
+class QuietHandler(WSGIRequestHandler):
+    """Requests are recorded where they matter (call logs, stack events); printing each would drown output."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
+def serve(
+    app: WSGIApplication,
+    *,
+    host: str = LOOPBACK,
+    port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
+    name: str = "local-server",
+) -> BaseWSGIServer:
+    """A threaded werkzeug server for `app`, already serving (port 0 picks a free port)."""
+    server = make_server(
+        host, port, app, threaded=True, request_handler=QuietHandler, ssl_context=ssl_context
+    )
+    threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), name=name, daemon=True).start()
+    return server
+
+
+def stop(server: BaseWSGIServer | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
