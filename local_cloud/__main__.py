@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from pathlib import Path
 
+from local_cloud import serving
 from local_cloud.assembly import Stack
 from local_cloud.cloud import LocalCloud
 from local_cloud.cloudformation.engine import DeployFailed
@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the local cloud stopped", file=sys.stderr)
+        return 130
 
 
 def _run(options: argparse.Namespace, state_dir: Path) -> int:
@@ -125,15 +128,16 @@ def copy_sources(stacks: list[Stack]) -> list[str]:
 
 
 def _serve(cloud: LocalCloud) -> int:
+    stopped = serving.stop_on_signals()
     control = ControlServer(cloud)
     control.start()
-    print(f"local cloud serving: control {control.url}")
-    print(f"  AWS_ENDPOINT_URL_DOCDB_ELASTIC={cloud.docdb.endpoint_url} AWS_ENDPOINT_URL={cloud.moto_url}")
-    print("press Ctrl-C to stop", flush=True)
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        print(f"local cloud serving: control {control.url}")
+        print(
+            f"  AWS_ENDPOINT_URL_DOCDB_ELASTIC={cloud.docdb.endpoint_url} AWS_ENDPOINT_URL={cloud.moto_url}"
+        )
+        print("press Ctrl-C to stop", flush=True)
+        stopped.wait()
     finally:
         control.stop()
     return 0

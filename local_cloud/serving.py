@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import ssl
 import threading
 from typing import TYPE_CHECKING
@@ -43,3 +44,12 @@ def stop(server: BaseWSGIServer | None) -> None:
     if server is not None:
         server.shutdown()
         server.server_close()
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGINT or SIGTERM sets, for a command that serves until told to stop. Install it before
+    announcing the server, so that a signal arriving at any moment after stops it cleanly."""
+    stopped = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda signum, frame: stopped.set())
+    return stopped

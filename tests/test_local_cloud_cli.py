@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import App, CfnOutput, Environment, Stack
 
+import app as example_app
 from copied_snapshot import CopiedSnapshot
 
 ACCOUNT = "123456789012"
@@ -78,3 +80,46 @@ def test_deploy_without_a_serving_cloud_says_how_to_start_one(tmp_path: Path) ->
     assert refused.returncode == 1
     assert "no local cloud is serving" in refused.stderr
     assert "python -m local_cloud serve" in refused.stderr
+
+
+@pytest.fixture(scope="module")
+def example_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    application = App(outdir=str(tmp_path_factory.mktemp("example") / "cdk.out"))
+    example_app.build(application)
+    return Path(application.synth().directory)
+
+
+def test_demo_deploys_shows_the_consumers_arn_destroys_and_exits_0(
+    example_assembly: Path, tmp_path: Path
+) -> None:
+    shown = "SnapshotConsumerStack.RestoreSnapshotArn"
+    run = local_cloud(
+        tmp_path, "demo", str(example_assembly), "--seed-sources", "--show", shown, "--time-scale", "240"
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"seeded source snapshot {example_app.DEFAULT_SOURCE_SNAPSHOT_ARN}"
+    assert "SnapshotCopyStack | " in run.stdout
+    assert "destroyed: SnapshotConsumerStack, SnapshotCopyStack" in lines
+    assert re.fullmatch(
+        rf"{shown} = arn:aws:docdb-elastic:us-east-1:{ACCOUNT}:cluster-snapshot/[0-9a-f-]+", lines[-1]
+    )
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [entry["request_type"] for entry in report["customResources"]] == ["Create", "Delete"]
+
+
+def test_demo_keeps_running_with_its_stacks_when_asked(example_assembly: Path, tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-m", "local_cloud", "demo", str(example_assembly), "--seed-sources",
+        "--keep-running", "--time-scale", "240", "--state-dir", str(tmp_path),
+    ]  # fmt: skip
+    demo = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert demo.stdout is not None
+    for line in demo.stdout:
+        if line.startswith("local cloud serving"):
+            break
+    assert json.loads((tmp_path / "stacks" / "SnapshotConsumerStack.json").read_text())["status"] == (
+        "CREATE_COMPLETE"
+    )
+    demo.terminate()
+    assert demo.wait(timeout=30) == 0

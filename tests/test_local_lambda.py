@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local_cloud.cloudformation.custom import CustomResource
-from local_cloud.cloudformation.providers import Change
+from local_cloud.cloudformation.providers import Change, ResourceFailed
 from local_cloud.cloudformation.responses import MAX_RESPONSE_BYTES, ResponseEndpoint
 from local_cloud.cloudformation.store import StackState
 from local_cloud.lambda_runtime import runtime_site
@@ -255,3 +255,26 @@ def test_custom_resource_events_carry_what_cloudformation_sends(
     [timeline] = custom.timelines
     assert timeline.answered is not None
     assert (timeline.request_type, timeline.status) == ("Update", "SUCCESS")
+
+
+class SilentRunner:
+    """A function that never answers, as a handler that crashed before responding."""
+
+    def function(self, name_or_arn: str) -> object:
+        return object()
+
+    def invoke_async(self, name_or_arn: str, event: dict[str, Any], *, trigger: str) -> None:
+        return
+
+
+def test_no_response_within_the_service_timeout_fails_the_resource(endpoint: ResponseEndpoint) -> None:
+    cloud: Any = type("Cloud", (), {"runner": SilentRunner()})()
+    stack = StackState("Stack", "stack-id", "123456789012", "us-east-1", "CREATE_IN_PROGRESS", {})
+    token = "arn:aws:lambda:us-east-1:123456789012:function:handler"
+    change = Change(cloud, stack, "Copy", "Custom::Thing", {"ServiceToken": token, "ServiceTimeout": 1})
+    custom = CustomResource(endpoint)
+    with pytest.raises(
+        ResourceFailed, match="did not receive a response from your Custom Resource within 1 seconds"
+    ):
+        custom.create(change)
+    assert custom.timelines[0].status == "TIMED_OUT"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 
 from local_cloud.docdb_elastic.errors import ServiceError
 from local_cloud.docdb_elastic.server import LocalDocDBElastic
 from local_cloud.docdb_elastic.state import DEFAULT_SNAPSHOT_QUOTA, Durations
-from local_cloud.serving import LOOPBACK
+from local_cloud.serving import LOOPBACK, stop_on_signals
 
 
 def parser() -> argparse.ArgumentParser:
@@ -49,23 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ServiceError, ValueError, KeyError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _interrupt)
+    stopped = stop_on_signals()
     service.start()
-    print(f"docdb-elastic listening on {service.endpoint_url}", flush=True)
-    for kind, arns in seeded.items():
-        for arn in arns:
-            print(f"seeded {kind[:-1]} {arn}", flush=True)
     try:
-        service.wait()
-    except KeyboardInterrupt:
-        pass
+        print(f"docdb-elastic listening on {service.endpoint_url}", flush=True)
+        for kind, arns in seeded.items():
+            for arn in arns:
+                print(f"seeded {kind[:-1]} {arn}", flush=True)
+        stopped.wait()
     finally:
         service.stop()
     return 0
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -64,10 +63,6 @@ class LocalDocDBElastic:
             self.service, host=self._host, port=self._port, name="local-docdb-elastic"
         )
         return self
-
-    def wait(self) -> None:
-        """Block until interrupted (the CLI serves this way)."""
-        threading.Event().wait()
 
     def stop(self) -> None:
         serving.stop(self._server)
