@@ -177,6 +177,16 @@ def test_exports_and_imports_between_stacks(engine: Engine, recorder: Recorder) 
     assert consumer.resources["B"].properties == {"From": "A-1"}
     with pytest.raises(DeployFailed, match="in use by Consumer"):
         engine.destroy("Producer")
+    with pytest.raises(DeployFailed, match="export shared is already exported by stack Producer"):
+        engine.deploy(
+            stack(
+                {"D": thing()},
+                "Rival",
+                Outputs={"Out": {"Value": {"Ref": "D"}, "Export": {"Name": "shared"}}},
+            )
+        )
+    assert engine._store.load("Rival") is None  # rolled back: its resource was deleted again
+    assert ("delete", "D", {}) in recorder.calls
     with pytest.raises(DeployFailed, match="No export named missing"):
         engine.deploy(stack({"C": thing(From={"Fn::ImportValue": "missing"})}, "Orphan"))
 

@@ -125,7 +125,7 @@ class Engine:
                 self._make(stack, artifact, logical_id, wanted[logical_id], scope)
                 made.append(logical_id)
             self._finish_outputs(stack, scope)
-        except (ResourceFailed, intrinsics.TemplateError) as error:
+        except (ResourceFailed, intrinsics.TemplateError, DeployFailed) as error:
             failed = next((name for name in order if name not in made), stack.stack_name)
             self._rollback_create(stack, artifact, failed, error)
             raise DeployFailed(f"{stack.stack_name}: {failed} failed to create: {error}") from error
