@@ -18,7 +18,7 @@ class ResourceTimeline:
     status: str
     physical_id: str
     event_sent: float
-    copy_active: float | None  # when the snapshot copy became ACTIVE, for copies
+    copy_active: float | None  # when the copy this request made became ACTIVE
     response_received: float | None
 
     @property
@@ -43,9 +43,7 @@ class Report:
                 status=timeline.status,
                 physical_id=timeline.physical_id,
                 event_sent=timeline.sent,
-                copy_active=backend.settles_at(timeline.physical_id)
-                if timeline.request_type != "Delete"
-                else None,
+                copy_active=_made_by(timeline.sent, backend.settles_at(timeline.physical_id)),
                 response_received=timeline.answered,
             )
             for timeline in cloud.custom.timelines
@@ -80,3 +78,8 @@ class Report:
                 f"max {max(durations) * 1000:.0f} ms)"
             )
         return "\n".join(lines)
+
+
+def _made_by(sent: float, settled: float | None) -> float | None:
+    """When a copy settled, if the request sent at `sent` made it (a tag update reuses an older copy)."""
+    return settled if settled is not None and settled >= sent else None

@@ -185,6 +185,10 @@ def test_every_custom_resource_request_was_answered_and_timed(cloud: LocalCloud)
         item for item in report.timelines if item.request_type == "Create" and item.status == "SUCCESS"
     ]
     assert all(item.copy_active is not None for item in creates)
+    in_place = [
+        item for item in report.timelines if item.stack == "E2eTags" and item.request_type == "Update"
+    ]
+    assert [item.copy_active for item in in_place] == [None]  # a tag update makes no copy
     assert all(
         item.event_sent <= (item.copy_active or 0) <= (item.response_received or 0) for item in creates
     )
