@@ -19,7 +19,6 @@ import threading
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import boto3
@@ -48,7 +47,7 @@ SECRET_ACCESS_KEY = "local-cloud"  # noqa: S105 - the local services check no se
 DEFAULT_DURATIONS = Durations(cluster=2.0, snapshot=2.0, copy=3.0, delete=1.0)
 
 
-class LocalCloud:
+class LocalCloud(serving.Running):
     def __init__(
         self,
         state_dir: Path,
@@ -98,14 +97,6 @@ class LocalCloud:
         self.responses.stop()
         self._moto.stop()
         self.docdb.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- what resources and functions use --------------------------------------------------------------------
 

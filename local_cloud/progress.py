@@ -8,8 +8,6 @@ from collections.abc import Callable
 from local_cloud.cloudformation.engine import StackEvent
 from local_cloud.cloudformation.store import StackState
 
-FAILED_MARKERS = ("FAILED", "ROLLBACK")
-
 
 def event_line(event: StackEvent) -> str:
     clock = time.strftime("%H:%M:%S", time.localtime(event.timestamp))

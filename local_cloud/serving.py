@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import abc
 import signal
 import ssl
 import threading
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -15,6 +17,24 @@ if TYPE_CHECKING:
 LOOPBACK = "127.0.0.1"
 # A short poll interval makes stopping quick; an idle server costs nothing either way.
 POLL_SECONDS = 0.05
+
+
+class Running(abc.ABC):
+    """Something that starts and stops, usable as `with Thing(...) as thing:`."""
+
+    @abc.abstractmethod
+    def start(self) -> Self: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
 
 
 class QuietHandler(WSGIRequestHandler):

@@ -33,6 +33,16 @@ def local_cloud(state_dir: Path, *arguments: str) -> subprocess.CompletedProcess
     return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 
 
+def until_serving(command: list[str]) -> subprocess.Popen[str]:
+    """A local cloud command started, once it says it serves."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("local cloud serving"):
+            break
+    return process
+
+
 @pytest.fixture
 def serving(tmp_path: Path) -> Iterator[Path]:
     state_dir = tmp_path / "state"
@@ -40,11 +50,7 @@ def serving(tmp_path: Path) -> Iterator[Path]:
         sys.executable, "-m", "local_cloud", "serve", "--state-dir", str(state_dir),
         "--time-scale", "240", "--seed-snapshot", SOURCE,
     ]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None
-    for line in server.stdout:
-        if line.startswith("local cloud serving"):
-            break
+    server = until_serving(command)
     try:
         yield state_dir
     finally:
@@ -113,11 +119,7 @@ def test_demo_keeps_running_with_its_stacks_when_asked(example_assembly: Path, t
         sys.executable, "-m", "local_cloud", "demo", str(example_assembly), "--seed-sources",
         "--keep-running", "--time-scale", "240", "--state-dir", str(tmp_path),
     ]  # fmt: skip
-    demo = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert demo.stdout is not None
-    for line in demo.stdout:
-        if line.startswith("local cloud serving"):
-            break
+    demo = until_serving(command)
     assert json.loads((tmp_path / "stacks" / "SnapshotConsumerStack.json").read_text())["status"] == (
         "CREATE_COMPLETE"
     )

@@ -129,10 +129,7 @@ class Engine:
             failed = next((name for name in order if name not in made), stack.stack_name)
             self._rollback_create(stack, artifact, failed, error)
             raise DeployFailed(f"{stack.stack_name}: {failed} failed to create: {error}") from error
-        stack.status = "CREATE_COMPLETE"
-        self._store.save(stack)
-        self._emit(stack, stack.stack_name, STACK_TYPE, stack.status)
-        return stack
+        return self._complete(stack, "CREATE_COMPLETE")
 
     def _make(
         self,
@@ -167,6 +164,12 @@ class Engine:
         )
         self._store.save(stack)
         self._emit(stack, logical_id, resource_type, "CREATE_COMPLETE")
+
+    def _complete(self, stack: StackState, status: str) -> StackState:
+        stack.status = status
+        self._store.save(stack)
+        self._emit(stack, stack.stack_name, STACK_TYPE, status)
+        return stack
 
     def _rollback_create(self, stack: StackState, artifact: Stack, failed: str, error: Exception) -> None:
         stack.status = "ROLLBACK_IN_PROGRESS"
@@ -226,10 +229,7 @@ class Engine:
         for state in reversed(_order_states(old, removed + replaced)):
             policy = state.update_replace_policy if state in replaced else state.deletion_policy
             self._delete(stack, state, artifact.assets, retain=policy in RETAIN)
-        stack.status = "UPDATE_COMPLETE"
-        self._store.save(stack)
-        self._emit(stack, stack.stack_name, STACK_TYPE, stack.status)
-        return stack
+        return self._complete(stack, "UPDATE_COMPLETE")
 
     def _change(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import boto3
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_docdb_elastic import DocDBElasticClient
 
 
-class LocalDocDBElastic:
+class LocalDocDBElastic(serving.Running):
     """The local docdb-elastic service on a free loopback port.
 
     >>> with LocalDocDBElastic(seed=7) as service:
@@ -67,14 +66,6 @@ class LocalDocDBElastic:
     def stop(self) -> None:
         serving.stop(self._server)
         self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def client(
         self, *, region: str = "us-east-1", account: str = identity.DEFAULT_ACCOUNT

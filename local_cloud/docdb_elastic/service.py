@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from botocore.model import OperationModel
 from werkzeug.wrappers import Request, Response
 
 from local_cloud.docdb_elastic import control, errors, identity, operations, routing, service_model, wire
@@ -61,7 +62,7 @@ class DocDBElasticService:
             )
             if model.input_shape is not None:
                 arguments = service_model.redacted(model.input_shape, params)
-            response = self._perform(matched.operation, caller, params)
+            response = self._perform(model, caller, params)
             outcome = OK
         except errors.ServiceError as error:
             response, outcome = wire.error_response(error), error.code
@@ -72,7 +73,8 @@ class DocDBElasticService:
         self._log(matched.operation, arguments, caller, response.status_code, outcome)
         return response
 
-    def _perform(self, operation: str, caller: identity.Caller, params: dict[str, Any]) -> Response:
+    def _perform(self, model: OperationModel, caller: identity.Caller, params: dict[str, Any]) -> Response:
+        operation = model.name
         verdict = self.backend.faults.check(operation, self.backend.clock.now())
         if verdict.delay:
             time.sleep(verdict.delay)
@@ -85,7 +87,6 @@ class DocDBElasticService:
                 + ", ".join(sorted(operations.SUPPORTED)),
                 reason="unknownOperation",
             )
-        model = service_model.operation_model(operation)
         if model.input_shape is not None:
             found = list(service_model.problems(model.input_shape, params))
             if found:

@@ -61,6 +61,11 @@ class Invocation:
         return self.ended - self.started
 
 
+def function_name(name_or_arn: str) -> str:
+    """`greeter` from `greeter` or from `arn:aws:lambda:...:function:greeter[:qualifier]`."""
+    return name_or_arn.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
+
+
 class InvocationFailed(RuntimeError):
     pass
 
@@ -179,9 +184,7 @@ class LambdaRunner:
 
     def function(self, name_or_arn: str) -> Function | None:
         with self._lock:
-            registered = self._functions.get(
-                name_or_arn.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
-            )
+            registered = self._functions.get(function_name(name_or_arn))
             return registered.function if registered else None
 
     def log(self, name: str) -> str:
@@ -255,7 +258,7 @@ class LambdaRunner:
             self._end(entry)
 
     def _registered(self, name_or_arn: str) -> _Registered:
-        name = name_or_arn.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
+        name = function_name(name_or_arn)
         with self._lock:
             registered = self._functions.get(name)
         if registered is None:
