@@ -9,7 +9,7 @@ from copied_snapshot_runtime import rules
 
 @pytest.mark.parametrize("name", ["a", "orders-dr-copy", "A1-b2-C3", "x" * 63])
 def test_valid_names_pass(name: str) -> None:
-    assert rules.name_problem(name) is None
+    assert rules.name_problems(name) == []
 
 
 @pytest.mark.parametrize(
@@ -23,12 +23,27 @@ def test_valid_names_pass(name: str) -> None:
         ("my--copy", "two consecutive hyphens"),
         ("my_copy", "letters, digits and hyphens"),
         ("my copy", "letters, digits and hyphens"),
+        ("abc\n", "letters, digits and hyphens"),
+        ("\u00e9t\u00e9", "letters, digits and hyphens"),
     ],
 )
 def test_invalid_names_name_the_rule(name: str, rule: str) -> None:
     with pytest.raises(rules.RuleViolation, match=rule) as caught:
         rules.check_name(name)
     assert repr(name) in str(caught.value)
+
+
+def test_every_problem_of_a_name_is_reported_at_once() -> None:
+    with pytest.raises(rules.RuleViolation) as caught:
+        rules.check_name("1my--copy_-")
+    message = str(caught.value)
+    for rule in (
+        "letters, digits and hyphens",
+        "start with a letter",
+        "end with a hyphen",
+        "two consecutive",
+    ):
+        assert rule in message
 
 
 def test_tag_rules_come_from_the_service_model() -> None:
@@ -45,7 +60,9 @@ def test_tag_keys_the_model_allows(key: str) -> None:
     assert rules.tag_problems({key: "v"}) == []
 
 
-@pytest.mark.parametrize("key", ["aws:owner", "has space", "at@sign", "hash#", "star*", "", "x" * 129])
+@pytest.mark.parametrize(
+    "key", ["aws:owner", "has space", "at@sign", "hash#", "star*", "", "x" * 129, "key\n"]
+)
 def test_tag_keys_the_model_rejects(key: str) -> None:
     problems = rules.tag_problems({key: "v"})
     assert len(problems) == 1
@@ -91,6 +108,9 @@ def test_snapshot_arn_is_taken_apart() -> None:
         "arn:aws:rds:us-west-2:123456789012:cluster-snapshot/abc",
         "arn:aws:docdb-elastic:us-west-2:1234:cluster-snapshot/abc",
         "arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/",
+        "arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/abc\n",
+        "arn:awsfoo:docdb-elastic:us-west-2:123456789012:cluster-snapshot/abc",
+        "arn:aws-xx:docdb-elastic:us-west-2:123456789012:cluster-snapshot/abc",
     ],
 )
 def test_other_arns_are_rejected(value: str) -> None:
@@ -114,5 +134,11 @@ def test_names_made_from_text_are_valid(text: str, expected: str) -> None:
 
 def test_names_made_from_long_text_fit() -> None:
     name = rules.valid_name_from("a" * 62 + "-b" + "c" * 10)
-    assert rules.name_problem(name) is None
+    assert rules.name_problems(name) == []
     assert len(name) <= 63
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-f"])
+def test_every_aws_partition_is_accepted(partition: str) -> None:
+    arn = f"arn:{partition}:docdb-elastic:us-west-2:123456789012:cluster-snapshot/abc"
+    assert rules.check_snapshot_arn(arn).partition == partition

@@ -24,10 +24,14 @@ MAX_USER_TAGS = MAX_TAGS - 1
 RESERVED_TAG_PREFIX = "copied-snapshot:"
 OWNER_TAG = RESERVED_TAG_PREFIX + "owner"
 
-_NAME_CHARACTERS = re.compile(r"^[A-Za-z0-9-]+$")
+# Every pattern here is applied with `fullmatch`: `$` alone also matches before a final newline.
+_NAME_CHARACTERS = re.compile(r"[A-Za-z0-9-]+")
+# AWS partitions: aws, aws-cn, aws-us-gov and the isolated aws-iso, aws-iso-b, aws-iso-e, aws-iso-f
+# (AWS General Reference, "Amazon Resource Names (ARNs)" and the partitions botocore's endpoints list).
+PARTITION_PATTERN = r"aws|aws-cn|aws-us-gov|aws-iso(?:-[a-z])?"
 _SNAPSHOT_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):docdb-elastic:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):"
-    r"(?P<account>\d{12}):cluster-snapshot/(?P<resource_id>[A-Za-z0-9-]+)$"
+    rf"arn:(?P<partition>{PARTITION_PATTERN}):docdb-elastic:(?P<region>[a-z]{{2}}(?:-[a-z]+)+-\d+):"
+    r"(?P<account>\d{12}):cluster-snapshot/(?P<resource_id>[A-Za-z0-9-]+)"
 )
 
 
@@ -62,25 +66,26 @@ def tag_value_constraint() -> StringConstraint:
     return _model_constraint("TagValue")
 
 
-def name_problem(name: str) -> str | None:
-    """Why `name` cannot be a target snapshot name, or None when it can."""
+def name_problems(name: str) -> list[str]:
+    """Every reason `name` cannot be a target snapshot name; empty when it can."""
+    problems: list[str] = []
     if not 1 <= len(name) <= NAME_MAX_LENGTH:
-        return f"must be 1 to {NAME_MAX_LENGTH} characters long, got {len(name)}"
-    if not _NAME_CHARACTERS.match(name):
-        return "may contain only letters, digits and hyphens"
-    if not name[0].isalpha():
-        return "must start with a letter"
+        problems.append(f"must be 1 to {NAME_MAX_LENGTH} characters long, got {len(name)}")
+    if name and not _NAME_CHARACTERS.fullmatch(name):
+        problems.append("may contain only letters, digits and hyphens")
+    if name and not (name[0].isascii() and name[0].isalpha()):
+        problems.append("must start with a letter")
     if name.endswith("-"):
-        return "must not end with a hyphen"
+        problems.append("must not end with a hyphen")
     if "--" in name:
-        return "must not contain two consecutive hyphens"
-    return None
+        problems.append("must not contain two consecutive hyphens")
+    return problems
 
 
 def check_name(name: str) -> None:
-    problem = name_problem(name)
-    if problem:
-        raise RuleViolation(f"invalid target snapshot name {name!r}: {problem}")
+    problems = name_problems(name)
+    if problems:
+        raise RuleViolation(f"invalid target snapshot name {name!r}: {'; '.join(problems)}")
 
 
 def tag_problems(tags: Mapping[str, str]) -> list[str]:
@@ -97,7 +102,7 @@ def tag_problems(tags: Mapping[str, str]) -> list[str]:
             problems.append(
                 f"tag key {key!r} must be {key_rule.min_length} to {key_rule.max_length} characters long"
             )
-        elif key_rule.pattern and not key_rule.pattern.match(key):
+        elif key_rule.pattern and not key_rule.pattern.fullmatch(key):
             problems.append(
                 f"tag key {key!r} must match {key_rule.pattern.pattern} "
                 "(no 'aws:' prefix; letters, digits and + - = . _ : / only)"
@@ -138,7 +143,7 @@ class SnapshotArn:
 
 
 def parse_snapshot_arn(value: str) -> SnapshotArn | None:
-    match = _SNAPSHOT_ARN.match(value)
+    match = _SNAPSHOT_ARN.fullmatch(value)
     if not match:
         return None
     return SnapshotArn(**match.groupdict())
