@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
-"""Example app: a cross-region, re-encrypted snapshot copy, and a second stack that uses its ARN.
+"""Example app: keep a cluster's automated snapshot as a manual, re-encrypted, tagged copy.
+
+Automated snapshots of a DocumentDB Elastic cluster expire with the cluster's backup retention period and are
+deleted with the cluster. Copying one makes a manual snapshot that stays until the stack deletes it, encrypted
+with a key this stack owns and tagged for whoever looks after it. Elastic cluster snapshots are copied
+only within the same region and account (DocumentDB Developer Guide, "Managing elastic cluster snapshots"),
+so the copy is made where the source is. A second stack consumes the copy's ARN (an SSM parameter that
+restore tooling reads), through a cross-stack reference.
 
 Context (`cdk synth -c key=value`), with defaults that the offline demo uses:
-- sourceSnapshotArn: the snapshot to copy (default: a snapshot in us-west-2 of account 123456789012)
-- account, region: where the copy is made (default: 123456789012, us-east-1)
+- sourceSnapshotArn: the automated snapshot to copy (default: one of account 123456789012 in us-east-1)
+- account, region: where the copy is made, the source's account and region (default: 123456789012,
+  us-east-1)
 """
 
 from __future__ import annotations
@@ -18,30 +26,30 @@ from copied_snapshot import CopiedSnapshot
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_SOURCE_SNAPSHOT_ARN = (
-    f"arn:aws:docdb-elastic:us-west-2:{DEFAULT_ACCOUNT}:cluster-snapshot/orders-nightly-source"
+    f"arn:aws:docdb-elastic:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:cluster-snapshot/orders-automated-source"
 )
 
 
 class SnapshotCopyStack(Stack):
-    """Copies the source snapshot into this stack's region, encrypted with a key of this region."""
+    """Keeps the automated snapshot as a manual copy, re-encrypted with this stack's key."""
 
     def __init__(self, scope: Construct, id: str, *, source_snapshot_arn: str, env: Environment) -> None:
         super().__init__(scope, id, env=env)
         key = kms.Key(
             self,
             "CopyKey",
-            description="Encrypts the disaster-recovery copy of the orders snapshot",
+            description="Encrypts the kept copy of the orders cluster's automated snapshot",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.copy = CopiedSnapshot(
             self,
-            "OrdersDrCopy",
+            "OrdersKeptCopy",
             source_snapshot_arn=source_snapshot_arn,
-            target_snapshot_name="orders-dr-copy",
+            target_snapshot_name="orders-kept-copy",
             kms_key=key,
             copy_tags=True,
-            tags={"purpose": "disaster-recovery"},
+            tags={"purpose": "long-term-retention"},
             timeout=Duration.minutes(30),
         )
         CfnOutput(self, "CopyArn", value=self.copy.snapshot_arn, description="ARN of the snapshot copy")

@@ -46,13 +46,14 @@ def _parser() -> argparse.ArgumentParser:
                 action="append",
                 default=[],
                 metavar="ARN",
-                help="a source snapshot (encrypted with a key of its region) that exists before deploying",
+                help="an automated snapshot (and its cluster, encrypted with the account's default key) "
+                "that exists before deploying",
             )
     demo = commands.choices["demo"]
     demo.add_argument(
         "--seed-sources",
         action="store_true",
-        help="seed every source snapshot ARN the assembly's CopiedSnapshot resources name",
+        help="seed every source snapshot ARN the assembly's CopiedSnapshots name, as --seed-snapshot does",
     )
     demo.add_argument(
         "--show", action="append", default=[], metavar="STACK.OUTPUT", help="print this output last"

@@ -32,8 +32,8 @@ from local_cloud.cloudformation.engine import Engine, StackEvent
 from local_cloud.cloudformation.responses import ResponseEndpoint
 from local_cloud.cloudformation.store import StackState, StackStore
 from local_cloud.docdb_elastic import LocalDocDBElastic
-from local_cloud.docdb_elastic.identity import DEFAULT_ACCOUNT
-from local_cloud.docdb_elastic.state import Durations, parse_arn
+from local_cloud.docdb_elastic.identity import DEFAULT_ACCOUNT, Caller
+from local_cloud.docdb_elastic.state import AUTOMATED, Durations, parse_arn
 from local_cloud.lambda_runtime import runtime_site
 from local_cloud.lambda_runtime.runner import LambdaRunner
 from local_cloud.report import Report
@@ -68,6 +68,7 @@ class LocalCloud(serving.Running):
         self.runner = LambdaRunner(state_dir / "logs", runtime_site.build(state_dir / "runtime"))
         self._regions: set[str] = {DEFAULT_REGION}
         self._clients: dict[tuple[str, str], Any] = {}
+        self._default_keys: dict[str, str] = {}
         self._clients_lock = threading.Lock()
         self.scheduler = Scheduler(
             self.client, self.runner, lambda: sorted(self._regions), time_scale=time_scale
@@ -145,24 +146,44 @@ class LocalCloud(serving.Running):
     def seed_source_snapshot(
         self, arn: str, *, encrypted: bool = True, tags: Mapping[str, str] | None = None
     ) -> str:
-        """A snapshot that exists before any deployment, under a fixed ARN (its name is the ARN's id).
-        Encrypted sources get a KMS key of their own region, made in KMS like any other key."""
+        """A cluster and an AUTOMATED snapshot of it that exist before any deployment, in the ARN's account
+        and region; the snapshot has the ARN given (its name is the ARN's id, and so is the cluster's).
+
+        Encrypted (the default) means with the account's default key of the region, as a cluster created
+        without a key is (the service model's documentation of CreateCluster's `kmsKeyId`)."""
         parsed = parse_arn(arn)
         if parsed is None or parsed.kind != "cluster-snapshot":
             raise ValueError(f"{arn} is not a docdb-elastic cluster-snapshot ARN")
-        key = ""
-        if encrypted:
-            kms = self.client("kms", parsed.region)
-            key = str(kms.create_key(Description=f"key of source snapshot {arn}")["KeyMetadata"]["Arn"])
+        key = self._default_key(parsed.region) if encrypted else ""
+        cluster = self.docdb.backend.create_cluster(
+            Caller(parsed.account, parsed.region, parsed.account),
+            name=parsed.resource_id,
+            admin_user_name="admin",
+            auth_type="PLAIN_TEXT",
+            shard_capacity=2,
+            shard_count=1,
+            kms_key_id=key,
+        )
         self.docdb.backend.seed_snapshot(
             account=parsed.account,
             region=parsed.region,
             name=parsed.resource_id,
             kms_key_id=key,
             tags=tags,
+            cluster_arn=cluster.arn,
+            snapshot_type=AUTOMATED,
             snapshot_id=parsed.resource_id,
         )
         return arn
+
+    def _default_key(self, region: str) -> str:
+        """The account's default key of `region`, made in KMS when first needed (it stands in for the key
+        AWS manages for the account)."""
+        if region not in self._default_keys:
+            kms = self.client("kms", region)
+            metadata = kms.create_key(Description=f"default key of the account in {region}")["KeyMetadata"]
+            self._default_keys[region] = str(metadata["Arn"])
+        return self._default_keys[region]
 
     # -- deployments -----------------------------------------------------------------------------------------
 

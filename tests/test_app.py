@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from aws_cdk import Environment, Stack, Validations
+from aws_cdk import CfnResource, Environment, Stack, Validations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
-from aws_cdk.assertions import Match
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
 
 import app as example_app
 from copied_snapshot import CopiedSnapshot
+from copied_snapshot.handler_function import HANDLER_ID, SnapshotCopyHandler
 from tests.conftest import ExampleApp, new_app
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -56,6 +57,12 @@ def test_role_has_exactly_the_needed_permissions(example: ExampleApp) -> None:
             "Resource": partition_arn(f":docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/*"),
         },
         {
+            "Sid": "CopyNeedsCreateOnClusters",
+            "Effect": "Allow",
+            "Action": "docdb-elastic:CreateClusterSnapshot",
+            "Resource": partition_arn(f":docdb-elastic:{REGION}:{ACCOUNT}:cluster/*"),
+        },
+        {
             "Sid": "FindCopiesByName",
             "Effect": "Allow",
             "Action": "docdb-elastic:ListClusterSnapshots",
@@ -73,8 +80,9 @@ def test_role_has_exactly_the_needed_permissions(example: ExampleApp) -> None:
             "Resource": [example_app.DEFAULT_SOURCE_SNAPSHOT_ARN],
         },
         {
+            "Sid": "EncryptCopies",
             "Effect": "Allow",
-            "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+            "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"],
             "Resource": [{"Fn::GetAtt": [key_id, "Arn"]}],
             "Condition": {
                 "StringEquals": {
@@ -114,9 +122,79 @@ def test_polling_needs_no_permission_edits_at_run_time(example: ExampleApp) -> N
     )
 
 
-def test_copy_waits_for_its_permissions(example: ExampleApp) -> None:
-    [policy_id] = example.copy_template.find_resources("AWS::IAM::Policy")
-    example.copy_template.has_resource("Custom::CopiedSnapshot", {"DependsOn": Match.array_with([policy_id])})
+def dependency_closure(template: Mapping[str, Any], logical_id: str) -> set[str]:
+    """Every resource `logical_id` waits for in CloudFormation: DependsOn, Ref and GetAtt, transitively."""
+    resources = template["Resources"]
+
+    def direct(value: Any) -> set[str]:
+        if isinstance(value, dict):
+            found: set[str] = set()
+            for key, inner in value.items():
+                if key == "Ref" and inner in resources:
+                    found.add(inner)
+                elif key == "Fn::GetAtt" and inner[0] in resources:
+                    found.add(inner[0])
+                else:
+                    found |= direct(inner)
+            return found
+        if isinstance(value, list):
+            return set().union(*(direct(inner) for inner in value))
+        return set()
+
+    closure: set[str] = set()
+    waiting = [logical_id]
+    while waiting:
+        resource = resources[waiting.pop()]
+        depends_on = resource.get("DependsOn", [])
+        needed = direct(resource.get("Properties", {})) | set(
+            [depends_on] if isinstance(depends_on, str) else depends_on
+        )
+        waiting.extend(needed - closure)
+        closure |= needed
+    return closure
+
+
+def handler_resources(stack: Stack) -> set[str]:
+    """The logical id of every CloudFormation resource of the stack's shared handler construct."""
+    handler = stack.node.find_child(HANDLER_ID)
+    return {
+        stack.get_logical_id(child) for child in handler.node.find_all() if isinstance(child, CfnResource)
+    }
+
+
+def test_every_copy_depends_on_everything_its_handler_needs(example: ExampleApp) -> None:
+    """CloudFormation deletes resources that nothing orders in parallel: the permission polls invoke the
+    function through, or the policy, must outlive the copy's Delete."""
+    template = example.copy_template.to_json()
+    needed = handler_resources(example.copy_stack)
+    types = {template["Resources"][logical_id]["Type"] for logical_id in needed}
+    assert {
+        "AWS::Lambda::Function",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::Logs::LogGroup",
+        "AWS::Lambda::Permission",
+    } <= types
+    for copy_id in example.copy_template.find_resources("Custom::CopiedSnapshot"):
+        assert needed <= dependency_closure(template, copy_id)
+
+
+def test_a_role_default_policy_is_a_dependency_too() -> None:
+    """Anything added to the handler later (here a grant to its role) is waited for as well."""
+    app = new_app()
+    stack = Stack(app, "Stack", env=Environment(account=ACCOUNT, region=REGION))
+    copy = CopiedSnapshot(stack, "Copy", source_snapshot_arn=example_app.DEFAULT_SOURCE_SNAPSHOT_ARN)
+    handler = SnapshotCopyHandler.of(stack)
+    sqs.Queue(stack, "Queue", enforce_ssl=True).grant_send_messages(handler.role)
+    template = app.synth().get_stack_by_name("Stack").template
+    needed = handler_resources(stack)
+    assert any(
+        template["Resources"][logical_id]["Type"] == "AWS::IAM::Policy"
+        for logical_id in needed - {stack.get_logical_id(handler.policy.node.default_child)}  # type: ignore[arg-type]
+    )
+    resource = copy.node.find_child("Resource").node.default_child
+    assert isinstance(resource, CfnResource)
+    assert needed <= dependency_closure(template, stack.get_logical_id(resource))
 
 
 def test_consumer_stack_imports_the_copy_arn(example: ExampleApp) -> None:
@@ -158,17 +236,18 @@ def test_cdk_nag_is_clean_for_an_environment_agnostic_stack_too() -> None:
     app.synth()
 
 
-def test_a_hundred_copies_from_a_hundred_sources_fit_iam_and_cdk_nag() -> None:
+def test_a_hundred_copies_from_a_hundred_sources_with_a_hundred_keys_fit_iam_and_cdk_nag() -> None:
     app = new_app()
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     stack = Stack(app, "Many", env=Environment(account=ACCOUNT, region=REGION))
-    key = kms.Key(stack, "Key", enable_key_rotation=True)
     for index in range(100):
         CopiedSnapshot(
             stack,
             f"Copy{index}",
-            source_snapshot_arn=f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster-snapshot/{index:036d}",
-            kms_key=key,
+            source_snapshot_arn=f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/{index:036d}",
+            kms_key=kms.Key(
+                stack, f"KeyWithAVeryLongConstructIdSoThatItsLogicalIdIsLong{index}", enable_key_rotation=True
+            ),
         )
     assembly = app.synth()  # cdk-nag raises on any unacknowledged finding
     template = assembly.get_stack_by_name("Many").template
@@ -176,9 +255,9 @@ def test_a_hundred_copies_from_a_hundred_sources_fit_iam_and_cdk_nag() -> None:
     document = policy["Properties"]["PolicyDocument"]
     assert len(json.dumps(document, separators=(",", ":"))) < 10_240
     [sources] = [s for s in document["Statement"] if "docdb-elastic:CopyClusterSnapshot" in s["Action"]]
-    assert sources["Resource"] == [f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster-snapshot/*"]
+    assert sources["Resource"] == [f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/*"]
     [keys] = [s for s in document["Statement"] if "kms:Decrypt" in s["Action"]]
-    assert len(keys["Resource"]) == 1
+    assert keys["Resource"] == [partition_arn(f":kms:{REGION}:{ACCOUNT}:key/*")]
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     permissions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
     assert (len(functions), len(permissions)) == (1, 1)
@@ -208,3 +287,40 @@ def test_cfn_lint_would_catch_an_error(example: ExampleApp) -> None:
     template["Resources"]["Broken"] = {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String"}}
     matches = lint(json.dumps(template), config=ManualArgs(regions=[REGION]))
     assert any(match.rule.id.startswith("E") for match in matches)
+
+
+def kms_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    [policy] = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
+    return [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if "kms:Decrypt" in s["Action"]]
+
+
+def test_an_alias_grants_on_the_key_behind_it() -> None:
+    """An alias ARN in Resource grants nothing on the key: the grant goes to the alias's target key."""
+    app = new_app()
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    stack = Stack(app, "Stack", env=Environment(account=ACCOUNT, region=REGION))
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    alias = key.add_alias("alias/orders-copies")
+    CopiedSnapshot(stack, "Copy", source_snapshot_arn=example_app.DEFAULT_SOURCE_SNAPSHOT_ARN, kms_key=alias)
+    template = app.synth().get_stack_by_name("Stack").template
+    [key_id] = [i for i, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+    [statement] = kms_statements(template)
+    assert statement["Resource"] == [{"Fn::GetAtt": [key_id, "Arn"]}]
+    assert "kms:GenerateDataKey*" in statement["Action"]
+
+
+def test_an_alias_imported_by_name_grants_on_the_keys_that_carry_it() -> None:
+    app = new_app()
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    stack = Stack(app, "Stack", env=Environment(account=ACCOUNT, region=REGION))
+    alias = kms.Alias.from_alias_name(stack, "Imported", "alias/orders-copies")
+    CopiedSnapshot(stack, "Copy", source_snapshot_arn=example_app.DEFAULT_SOURCE_SNAPSHOT_ARN, kms_key=alias)
+    template = app.synth().get_stack_by_name("Stack").template  # cdk-nag: the wildcard is acknowledged
+    [statement] = kms_statements(template)
+    assert statement["Resource"] == [partition_arn(f":kms:{REGION}:{ACCOUNT}:key/*")]
+    assert statement["Condition"]["ForAnyValue:StringLike"] == {
+        "kms:ResourceAliases": ["alias/orders-copies"]
+    }
+    assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+    [copy] = [r for r in template["Resources"].values() if r["Type"] == "Custom::CopiedSnapshot"]
+    assert copy["Properties"]["KmsKeyId"] == partition_arn(f":kms:{REGION}:{ACCOUNT}:alias/orders-copies")

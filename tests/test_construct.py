@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import pytest
-from aws_cdk import App, CfnParameter, Duration, Environment, RemovalPolicy, Stack, Tags, Token
+from aws_cdk import App, CfnParameter, Duration, Environment, RemovalPolicy, Resource, Stack, Tags, Token
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
+from constructs import Node
 
 from copied_snapshot import RESOURCE_TYPE, CopiedSnapshot, RuleViolation
 from tests.conftest import new_app
 
-SOURCE = "arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/source-1"
+SOURCE = "arn:aws:docdb-elastic:us-east-1:123456789012:cluster-snapshot/source-1"
 ENV = Environment(account="123456789012", region="us-east-1")
 
 
@@ -161,8 +163,16 @@ def test_generated_names_are_valid_deterministic_and_unique() -> None:
 
 def test_imported_copy_by_arn() -> None:
     stack = stack_in()
-    arn = "arn:aws:docdb-elastic:us-east-1:123456789012:cluster-snapshot/copy-1"
-    assert CopiedSnapshot.from_snapshot_arn(stack, "Imported", arn).snapshot_arn == arn
+    arn = "arn:aws:docdb-elastic:us-west-2:210987654321:cluster-snapshot/copy-1"
+    imported = CopiedSnapshot.from_snapshot_arn(stack, "Imported", arn)
+    assert imported.snapshot_arn == arn
+    assert (imported.snapshot_name, imported.snapshot_kms_key_id) == (None, None)  # not the ARN's id
+    assert isinstance(imported, Resource)
+    assert (imported.env.account, imported.env.region) == ("210987654321", "us-west-2")
+    told = CopiedSnapshot.from_snapshot_arn(
+        stack, "Told", arn, snapshot_name="orders-kept", snapshot_kms_key_id="arn:aws:kms:us-west-2:1:key/k"
+    )
+    assert (told.snapshot_name, told.snapshot_kms_key_id) == ("orders-kept", "arn:aws:kms:us-west-2:1:key/k")
     with pytest.raises(RuleViolation, match="invalid snapshot ARN 'copy-1'"):
         CopiedSnapshot.from_snapshot_arn(stack, "Bad", "copy-1")
 
@@ -191,13 +201,133 @@ def test_invalid_props_raise_at_construction(props: dict[str, Any], message: str
         CopiedSnapshot(stack, "Copy", **arguments)
 
 
-def test_names_equal_ignoring_case_clash_across_the_app() -> None:
+def test_names_equal_ignoring_case_clash_in_one_account_and_region() -> None:
     app = new_app()
     CopiedSnapshot(stack_in(app, "One"), "Copy", source_snapshot_arn=SOURCE, target_snapshot_name="Orders")
     with pytest.raises(RuleViolation, match="'orders' of Two/Copy is already used by One/Copy"):
         CopiedSnapshot(
             stack_in(app, "Two"), "Copy", source_snapshot_arn=SOURCE, target_snapshot_name="orders"
         )
+
+
+def test_the_same_name_in_another_region_or_account_is_fine() -> None:
+    app = new_app()
+    CopiedSnapshot(stack_in(app, "East"), "Copy", source_snapshot_arn=SOURCE, target_snapshot_name="orders")
+    west = Environment(account="123456789012", region="us-west-2")
+    west_source = SOURCE.replace("us-east-1", "us-west-2")
+    CopiedSnapshot(
+        stack_in(app, "West", env=west),
+        "Copy",
+        source_snapshot_arn=west_source,
+        target_snapshot_name="orders",
+    )
+    other = Environment(account="210987654321", region="us-east-1")
+    other_source = SOURCE.replace("123456789012", "210987654321")
+    CopiedSnapshot(
+        stack_in(app, "Other", env=other),
+        "Copy",
+        source_snapshot_arn=other_source,
+        target_snapshot_name="orders",
+    )
+
+
+def test_environment_agnostic_stacks_compare_names_only_within_themselves() -> None:
+    app = new_app()
+    first, second = Stack(app, "First"), Stack(app, "Second")
+    CopiedSnapshot(first, "Copy", source_snapshot_arn=SOURCE, target_snapshot_name="orders")
+    CopiedSnapshot(second, "Copy", source_snapshot_arn=SOURCE, target_snapshot_name="orders")
+    with pytest.raises(RuleViolation, match="'ORDERS' of First/Again is already used by First/Copy"):
+        CopiedSnapshot(first, "Again", source_snapshot_arn=SOURCE, target_snapshot_name="ORDERS")
+
+
+def test_the_name_check_does_not_scan_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One registry per account and region: declaring n copies never walks the construct tree."""
+    walks: list[str] = []
+    original = Node.find_all
+
+    def counting_find_all(self: Node, *args: Any) -> Any:
+        walks.append(self.path)
+        return original(self, *args)
+
+    monkeypatch.setattr(Node, "find_all", counting_find_all)
+    stack = stack_in()
+    for index in range(3):
+        CopiedSnapshot(stack, f"Copy{index}", source_snapshot_arn=SOURCE)
+    assert walks == []
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            SOURCE.replace("us-east-1", "us-west-2"),
+            "is in region us-west-2 but the copy is made in region us-east-1",
+        ),
+        (
+            SOURCE.replace("123456789012", "210987654321"),
+            "is in account 210987654321 but the copy is made in",
+        ),
+    ],
+)
+def test_a_source_of_another_region_or_account_is_refused(source: str, message: str) -> None:
+    with pytest.raises(RuleViolation, match=message) as raised:
+        CopiedSnapshot(stack_in(), "Copy", source_snapshot_arn=source)
+    assert '"within the same region and within the same account"' in str(raised.value)
+    assert '"Copying an elastic cluster snapshot"' in str(raised.value)
+
+
+def test_an_environment_agnostic_stack_leaves_the_source_place_to_the_handler() -> None:
+    stack = Stack(new_app(), "Agnostic")
+    CopiedSnapshot(stack, "Copy", source_snapshot_arn=SOURCE.replace("us-east-1", "eu-west-1"))
+    assert copy_properties(Template.from_stack(stack))["SourceSnapshotArn"].startswith(
+        "arn:aws:docdb-elastic:eu"
+    )
+
+
+@pytest.mark.parametrize("copy_tags", ["false", 1, None])
+def test_copy_tags_must_be_a_bool(copy_tags: Any) -> None:
+    with pytest.raises(RuleViolation, match="copy_tags must be True or False"):
+        CopiedSnapshot(stack_in(), "Copy", source_snapshot_arn=SOURCE, copy_tags=copy_tags)
+
+
+def test_a_timeout_token_in_seconds_is_left_to_deploy_time() -> None:
+    stack = stack_in()
+    seconds = CfnParameter(stack, "TimeoutSeconds", type="Number").value_as_number
+    CopiedSnapshot(stack, "Copy", source_snapshot_arn=SOURCE, timeout=Duration.seconds(seconds))
+    props = copy_properties(Template.from_stack(stack))
+    assert props["TimeoutSeconds"] == {"Ref": "TimeoutSeconds"}
+    assert props["ServiceTimeout"] == "3600"  # the longest the handler may be given, plus its margin
+
+
+def test_a_timeout_token_in_minutes_cannot_be_converted() -> None:
+    stack = stack_in()
+    minutes = CfnParameter(stack, "TimeoutMinutes", type="Number").value_as_number
+    with pytest.raises(RuleViolation, match=r"Duration.seconds\(token\)"):
+        CopiedSnapshot(stack, "Copy", source_snapshot_arn=SOURCE, timeout=Duration.minutes(minutes))
+
+
+def test_the_printed_class_is_the_one_users_import() -> None:
+    with pytest.raises(RuleViolation) as raised:
+        CopiedSnapshot(stack_in(), "Copy", source_snapshot_arn="nope")
+    assert type(raised.value) is RuleViolation and isinstance(raised.value, ValueError)
+    assert (
+        f"{type(raised.value).__module__}.{type(raised.value).__qualname__}"
+        == "copied_snapshot.RuleViolation"
+    )
+    assert "".join(traceback.format_exception_only(raised.value)).startswith(
+        "copied_snapshot.RuleViolation: "
+    )
+
+
+def test_apply_removal_policy_reaches_the_custom_resource() -> None:
+    stack = stack_in()
+    copy = CopiedSnapshot(stack, "Copy", source_snapshot_arn=SOURCE)
+    copy.apply_removal_policy(RemovalPolicy.RETAIN)
+    Template.from_stack(stack).has_resource(
+        RESOURCE_TYPE, {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    )
+    with pytest.raises(RuleViolation, match="removal policy SNAPSHOT is not supported"):
+        copy.apply_removal_policy(RemovalPolicy.SNAPSHOT)
 
 
 def test_key_of_another_region_is_rejected() -> None:

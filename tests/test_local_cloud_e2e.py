@@ -85,7 +85,7 @@ def test_example_app_deploys_the_copy_and_the_consumer_sees_its_arn(
     key = cloud.client("kms", REGION).describe_key(KeyId=copied["kmsKeyId"])["KeyMetadata"]
     assert key["Arn"] == copied["kmsKeyId"]
     assert copied["tags"]["team"] == "orders"  # copy_tags brought the source's tags
-    assert copied["tags"]["purpose"] == "disaster-recovery"
+    assert copied["tags"]["purpose"] == "long-term-retention"
     parameter = cloud.client("ssm", REGION).get_parameter(Name="/orders/restore/snapshot-arn")["Parameter"]
     assert consumer.outputs["RestoreSnapshotArn"] == parameter["Value"] == arn
     with pytest.raises(DeployFailed, match="in use by SnapshotConsumerStack"):

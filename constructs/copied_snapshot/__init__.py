@@ -3,4 +3,7 @@
 from copied_snapshot.copied_snapshot import RESOURCE_TYPE, CopiedSnapshot, ICopiedSnapshot
 from copied_snapshot_runtime.rules import RuleViolation
 
+# One class, shared with the handler's rules, shown to users under the name they import it by.
+RuleViolation.__module__ = __name__
+
 __all__ = ["RESOURCE_TYPE", "CopiedSnapshot", "ICopiedSnapshot", "RuleViolation"]

@@ -16,6 +16,7 @@ from aws_cdk import (
     Stack,
     TagManager,
     TagType,
+    Token,
 )
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation, Node
@@ -30,19 +31,53 @@ _PROP_TAG_PRIORITY = 50
 
 
 class ICopiedSnapshot(Protocol):
-    """What every copy offers, declared here or imported with `CopiedSnapshot.from_snapshot_arn`."""
+    """What a consumer of a copy needs, declared here or imported with `CopiedSnapshot.from_snapshot_arn`."""
 
     @property
     def node(self) -> Node: ...
 
     @property
-    def snapshot_arn(self) -> str: ...
+    def snapshot_arn(self) -> str:
+        """The copy's ARN."""
+        ...
+
+    @property
+    def snapshot_name(self) -> str | None:
+        """The copy's name; None for an import that was not told it."""
+        ...
+
+    @property
+    def snapshot_kms_key_id(self) -> str | None:
+        """The KMS key the copy is encrypted with; None for an import that was not told it."""
+        ...
 
 
 class _ImportedCopiedSnapshot(Resource):
-    def __init__(self, scope: Construct, id: str, snapshot_arn: str) -> None:
-        super().__init__(scope, id)
-        self.snapshot_arn = snapshot_arn
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        snapshot_arn: str,
+        snapshot_name: str | None,
+        snapshot_kms_key_id: str | None,
+    ) -> None:
+        super().__init__(scope, id, environment_from_arn=snapshot_arn)
+        self._arn, self._name, self._key = snapshot_arn, snapshot_name, snapshot_kms_key_id
+
+    @property
+    def snapshot_arn(self) -> str:
+        """The copy's ARN."""
+        return self._arn
+
+    @property
+    def snapshot_name(self) -> str | None:
+        """The copy's name, when the import was told it (an ARN's resource id is not the name)."""
+        return self._name
+
+    @property
+    def snapshot_kms_key_id(self) -> str | None:
+        """The copy's KMS key, when the import was told it."""
+        return self._key
 
 
 @jsii.implements(IValidation)
@@ -79,25 +114,33 @@ class CopiedSnapshot(Resource):
         timeout: Duration | None = None,
     ) -> None:
         """
-        :param source_snapshot_arn: ARN of the cluster snapshot to copy; may be in another region.
+        :param source_snapshot_arn: ARN of the cluster snapshot to copy (manual or automated), of the stack's
+            region and account: elastic cluster snapshots are copied only there.
         :param target_snapshot_name: name of the copy; default: generated, deterministic and unique.
-        :param kms_key: key of the stack's region to encrypt the copy with; default: the source's key.
+        :param kms_key: key (or alias) of the stack's region to re-encrypt the copy with; default: the copy
+            keeps the source's key (elastic snapshots are always encrypted).
         :param copy_tags: copy the source snapshot's tags to the copy.
         :param tags: tags of the copy; `Tags.of(scope).add(...)` adds to them.
         :param removal_policy: DESTROY deletes the copy with the stack, RETAIN keeps it.
-        :param timeout: how long to wait for the copy to become ACTIVE, 1 to 55 minutes (default 55).
+        :param timeout: how long to wait for the copy to become ACTIVE, 1 to 55 minutes (default 55); a
+            token must be in seconds (`Duration.seconds(token)`) and is checked by the handler.
         """
         super().__init__(scope, id)
         stack = Stack.of(self)
         validation.check_snapshot_arn(source_snapshot_arn)
+        validation.check_source_in_stack_environment(source_snapshot_arn, stack)
         validation.check_removal_policy(removal_policy)
+        validation.check_copy_tags(copy_tags)
         handler_timeout = validation.timeout_seconds(timeout)
         given_tags = dict(tags or {})
         validation.check_tags(given_tags)
         name_generated = target_snapshot_name is None
         name = target_snapshot_name if target_snapshot_name is not None else self._generated_name()
         validation.check_target_name(name)
-        validation.check_unique_name(name, self.node.path, _names_in_app(self))
+        taken = _names_taken(stack)
+        validation.check_unique_name(name, self.node.path, taken)
+        if not Token.is_unresolved(name):
+            taken[name.lower()] = self.node.path
         if kms_key is not None:
             validation.check_key_region(kms_key, stack)
 
@@ -111,6 +154,9 @@ class CopiedSnapshot(Resource):
         if kms_key is not None:
             handler.allow_encrypt_with(kms_key)
 
+        service_timeout = (
+            properties.MAX_TIMEOUT_SECONDS if Token.is_unresolved(handler_timeout) else handler_timeout
+        ) + properties.SERVICE_TIMEOUT_MARGIN_SECONDS
         resource_properties: dict[str, Any] = {
             properties.SOURCE_SNAPSHOT_ARN: source_snapshot_arn,
             properties.TARGET_SNAPSHOT_NAME: name,
@@ -129,17 +175,49 @@ class CopiedSnapshot(Resource):
             resource_type=RESOURCE_TYPE,
             properties=resource_properties,
             removal_policy=removal_policy,
-            service_timeout=Duration.seconds(handler_timeout + properties.SERVICE_TIMEOUT_MARGIN_SECONDS),
+            service_timeout=Duration.seconds(service_timeout),
         )
-        self._resource.node.add_dependency(handler.policy)
+        # Everything the handler needs while it runs (function, role, policies, log group, the permission
+        # polls invoke it through): CloudFormation deletes what nothing depends on in parallel.
+        self._resource.node.add_dependency(handler)
 
         self.target_snapshot_name = name
-        self.snapshot_arn = self._resource.get_att_string("SnapshotArn")
-        self.snapshot_name = self._resource.get_att_string("SnapshotName")
-        self.snapshot_status = self._resource.get_att_string("Status")
-        self.snapshot_kms_key_id = self._resource.get_att_string("KmsKeyId")
-        self.snapshot_cluster_arn = self._resource.get_att_string("ClusterArn")
-        self.snapshot_creation_time = self._resource.get_att_string("SnapshotCreationTime")
+        """The copy's name as declared (a token when given as one)."""
+
+    @property
+    def snapshot_arn(self) -> str:
+        """The copy's ARN (chosen by the service, known once the copy exists)."""
+        return self._resource.get_att_string("SnapshotArn")
+
+    @property
+    def snapshot_name(self) -> str:
+        """The copy's name, as the service reports it."""
+        return self._resource.get_att_string("SnapshotName")
+
+    @property
+    def snapshot_status(self) -> str:
+        """The copy's status when the stack last deployed it (ACTIVE)."""
+        return self._resource.get_att_string("Status")
+
+    @property
+    def snapshot_kms_key_id(self) -> str:
+        """The KMS key the copy is encrypted with: `kms_key`, or the source's key."""
+        return self._resource.get_att_string("KmsKeyId")
+
+    @property
+    def snapshot_cluster_arn(self) -> str:
+        """The ARN of the cluster the source snapshot was taken of."""
+        return self._resource.get_att_string("ClusterArn")
+
+    @property
+    def snapshot_creation_time(self) -> str:
+        """When the copy was created, as the service reports it."""
+        return self._resource.get_att_string("SnapshotCreationTime")
+
+    def apply_removal_policy(self, policy: RemovalPolicy) -> None:
+        """Sets what happens to the copy when it leaves the stack; the prop's rule applies."""
+        validation.check_removal_policy(policy)
+        self._resource.apply_removal_policy(policy)
 
     @property
     def tags(self) -> TagManager:
@@ -147,10 +225,21 @@ class CopiedSnapshot(Resource):
         return self._tags
 
     @staticmethod
-    def from_snapshot_arn(scope: Construct, id: str, snapshot_arn: str) -> ICopiedSnapshot:
-        """References an existing copy, in this or another stack, by its ARN."""
+    def from_snapshot_arn(
+        scope: Construct,
+        id: str,
+        snapshot_arn: str,
+        *,
+        snapshot_name: str | None = None,
+        snapshot_kms_key_id: str | None = None,
+    ) -> ICopiedSnapshot:
+        """References an existing copy by its ARN; its account and region are read from the ARN.
+
+        The ARN's resource id is not the snapshot's name: give `snapshot_name` and `snapshot_kms_key_id`
+        when the consumer needs them, else they are None.
+        """
         validation.check_snapshot_arn(snapshot_arn, what="snapshot ARN")
-        return _ImportedCopiedSnapshot(scope, id, snapshot_arn)
+        return _ImportedCopiedSnapshot(scope, id, snapshot_arn, snapshot_name, snapshot_kms_key_id)
 
     def _generated_name(self) -> str:
         # Two characters spare, so that a letter put first never truncates the uniqueness hash at the end.
@@ -158,10 +247,23 @@ class CopiedSnapshot(Resource):
         return rules.valid_name_from(unique)
 
 
-def _names_in_app(scope: Construct) -> dict[str, str]:
-    """Lowercase target names of the copies declared so far anywhere in the app, by construct path."""
-    return {
-        copy.target_snapshot_name.lower(): copy.node.path
-        for copy in scope.node.root.node.find_all()
-        if isinstance(copy, CopiedSnapshot) and copy is not scope and hasattr(copy, "target_snapshot_name")
-    }
+_NAMES_ATTRIBUTE = "_copied_snapshot_names"
+
+
+def _names_taken(stack: Stack) -> dict[str, str]:
+    """The lowercase target names already declared where `stack` makes its copies, by construct path.
+
+    Names are unique per account and region (ignoring case), so the app's root keeps one registry per
+    concrete account and region; an environment-agnostic stack compares only within itself. Each copy
+    looks up one registry, so declaring n copies takes time linear in n.
+    """
+    if Token.is_unresolved(stack.account) or Token.is_unresolved(stack.region):
+        place: tuple[str, ...] = ("stack", stack.node.path)
+    else:
+        place = ("environment", stack.account, stack.region)
+    root = stack.node.root
+    registries: dict[tuple[str, ...], dict[str, str]] | None = getattr(root, _NAMES_ATTRIBUTE, None)
+    if registries is None:
+        registries = {}
+        setattr(root, _NAMES_ATTRIBUTE, registries)
+    return registries.setdefault(place, {})

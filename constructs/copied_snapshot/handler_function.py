@@ -12,12 +12,22 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from copied_snapshot import bundling
-from copied_snapshot.policy_resources import MAX_LISTED_SOURCES, ListProducer, source_resources
+from copied_snapshot.policy_resources import (
+    MAX_LISTED_KEYS,
+    MAX_LISTED_SOURCES,
+    KeyResources,
+    KeyUse,
+    ListProducer,
+    key_resources,
+    source_resources,
+)
 from copied_snapshot_runtime.environment import POLL_RULE_PREFIX_ENV
 
 HANDLER_ID = "CopiedSnapshotHandler"
 FUNCTION_TIMEOUT = Duration.minutes(5)
 LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+# What docdb-elastic needs to encrypt a copy with a customer key (GenerateDataKey* as CDK's encrypt grants).
+KMS_ACTIONS = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"]
 
 
 class SnapshotCopyHandler(Construct):
@@ -35,7 +45,7 @@ class SnapshotCopyHandler(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         self._sources: list[str] = []
-        self._keys: list[str] = []
+        self._keys: list[KeyUse] = []
         self._acknowledged: set[str] = set()
         # crhelper's polling rules are named under this prefix; IAM and the invoke permission use it.
         self.poll_rule_prefix = f"CopiedSnapshot{stack.node.addr[:8]}-"
@@ -71,10 +81,13 @@ class SnapshotCopyHandler(Construct):
             source_arn=rules_arn,
             source_account=stack.account,
         )
+        # Polls invoke the function through this; a copy that outlives it hangs its Delete.
+        self.permission = self.function.node.find_child("InvokedByPollingRules")
 
         snapshots_arn = stack.format_arn(
             service="docdb-elastic", resource="cluster-snapshot", resource_name="*"
         )
+        clusters_arn = stack.format_arn(service="docdb-elastic", resource="cluster", resource_name="*")
         # A separate policy (not the role's default one) so that copies can depend on it without a cycle
         # through the function.
         self.policy = iam.Policy(
@@ -100,6 +113,13 @@ class SnapshotCopyHandler(Construct):
                     resources=[snapshots_arn],
                 ),
                 iam.PolicyStatement(
+                    # The Service Authorization Reference (Amazon DocumentDB Elastic Clusters) lists the
+                    # cluster as a resource of CreateClusterSnapshot, which CopyClusterSnapshot depends on.
+                    sid="CopyNeedsCreateOnClusters",
+                    actions=["docdb-elastic:CreateClusterSnapshot"],
+                    resources=[clusters_arn],
+                ),
+                iam.PolicyStatement(
                     # Finds the snapshot holding a name, when a retried Create meets its own earlier copy.
                     sid="FindCopiesByName",
                     actions=["docdb-elastic:ListClusterSnapshots"],
@@ -120,6 +140,11 @@ class SnapshotCopyHandler(Construct):
         self._acknowledge_wildcard(
             snapshots_arn,
             "copies get ARNs the service chooses: scoped to this account and region's snapshots",
+        )
+        self._acknowledge_wildcard(
+            clusters_arn,
+            "CopyClusterSnapshot depends on CreateClusterSnapshot, whose resources include the cluster "
+            "(Service Authorization Reference); the source's cluster is not known: this account and region's",
         )
         self._acknowledge_wildcard(
             "*", "ListClusterSnapshots has no resource type to scope it to; it only lists names and ARNs"
@@ -158,23 +183,64 @@ class SnapshotCopyHandler(Construct):
         return source_resources(self._sources, Token.is_unresolved)
 
     def allow_encrypt_with(self, key: kms.IKey) -> None:
-        """The key's use through docdb-elastic only; one statement lists every key of the stack's copies."""
+        """The key's use through docdb-elastic only, on the key itself even when `key` is an alias.
+
+        One statement lists every key of the stack's copies (and one every alias imported by name only),
+        so that the policy stays small.
+        """
         if not self._keys:
-            stack = Stack.of(self)
+            self._acknowledge(
+                "Action::kms:GenerateDataKey*",
+                "GenerateDataKey and its WithoutPlaintext forms, as aws-cdk-lib's own encrypt grants, on the "
+                "copies' keys only and only through docdb-elastic",
+            )
+        use = _key_use(key)
+        stack = Stack.of(self)
+        via_docdb = {"kms:ViaService": f"docdb-elastic.{stack.region}.{stack.url_suffix}"}
+        if use.arn is not None and not any(known.arn is not None for known in self._keys):
             self.policy.add_statements(
                 iam.PolicyStatement(
-                    actions=["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
-                    resources=Lazy.list(ListProducer(lambda: list(dict.fromkeys(self._keys)))),
+                    sid="EncryptCopies",
+                    actions=KMS_ACTIONS,
+                    resources=Lazy.list(ListProducer(lambda: self._key_resources().keys)),
+                    conditions={"StringEquals": via_docdb},
+                )
+            )
+        if use.arn is None and not any(known.arn is None for known in self._keys):
+            self.policy.add_statements(
+                iam.PolicyStatement(
+                    sid="EncryptCopiesWithAliases",
+                    actions=KMS_ACTIONS,
+                    resources=Lazy.list(ListProducer(lambda: self._key_resources().alias_keys)),
                     conditions={
-                        "StringEquals": {"kms:ViaService": f"docdb-elastic.{stack.region}.{stack.url_suffix}"}
+                        "StringEquals": via_docdb,
+                        "ForAnyValue:StringLike": {
+                            "kms:ResourceAliases": Lazy.list(
+                                ListProducer(lambda: self._key_resources().alias_names)
+                            )
+                        },
                     },
                 )
             )
-        self._keys.append(key.key_arn)
+        self._keys.append(use)
+        for resource in [*self._key_resources().keys, *self._key_resources().alias_keys]:
+            if resource.endswith("/*") and resource not in self._acknowledged:
+                self._acknowledged.add(resource)
+                self._acknowledge_wildcard(
+                    resource,
+                    f"an alias imported by name, or more than {MAX_LISTED_KEYS} keys: the keys of this "
+                    "account and region, only through docdb-elastic (and, for aliases, only keys with them)",
+                )
+
+    def _key_resources(self) -> KeyResources:
+        return key_resources(self._keys)
 
     def _acknowledge_wildcard(self, resource: str, why: str) -> None:
         """Acknowledges cdk-nag's IAM5 finding for a scoped wildcard, with the reason it is needed."""
-        finding = f"AwsSolutions::AwsSolutions-IAM5[Resource::{_nag_text(Stack.of(self).resolve(resource))}]"
+        self._acknowledge(f"Resource::{_nag_text(Stack.of(self).resolve(resource))}", why)
+
+    def _acknowledge(self, subject: str, why: str) -> None:
+        finding = f"AwsSolutions::AwsSolutions-IAM5[{subject}]"
         Validations.of(self.policy).acknowledge(Acknowledgment(id=finding, reason=why))
 
 
@@ -192,3 +258,24 @@ def _nag_text(value: Any) -> str:
             separator, parts = argument
             return str(separator).join(_nag_text(part) for part in parts)
     raise ValueError(f"cannot name {value!r} the way cdk-nag does")
+
+
+def _key_use(key: kms.IKey) -> KeyUse:
+    """How the policy names `key`: a key by its ARN, an alias by the key behind it when that is known.
+
+    An alias ARN in a policy's Resource grants nothing on the key (AWS KMS Developer Guide, "Using aliases
+    to control access to KMS keys"); aws-cdk-lib's alias grants go to the target key, or, for an alias
+    imported by name only, to the keys carrying it (`kms:ResourceAliases`).
+    """
+    key_stack = Stack.of(key)
+    every_key = key_stack.format_arn(
+        service="kms", resource="key", resource_name="*", region=key.env.region, account=key.env.account
+    )
+    alias_name = getattr(key, "alias_name", None)
+    if alias_name is None:
+        return KeyUse(arn=key.key_arn, alias_name=None, every_key=every_key)
+    try:
+        target: kms.IKey = key.alias_target_key  # type: ignore[attr-defined]
+    except Exception:  # jsii raises the JavaScript error: an alias imported by name has no target key
+        return KeyUse(arn=None, alias_name=str(alias_name), every_key=every_key)
+    return KeyUse(arn=target.key_arn, alias_name=None, every_key=every_key)

@@ -48,10 +48,29 @@ def check_removal_policy(policy: RemovalPolicy) -> None:
         )
 
 
-def timeout_seconds(timeout: Duration | None) -> int:
-    """The handler's timeout in whole seconds, within what CloudFormation's ServiceTimeout can honour."""
+def check_copy_tags(copy_tags: object) -> None:
+    """The handler reads CopyTags as a boolean: anything else (a string "false", 1) is refused here."""
+    if not isinstance(copy_tags, bool):
+        raise RuleViolation(f"copy_tags must be True or False, got {copy_tags!r}")
+
+
+def timeout_seconds(timeout: Duration | None) -> int | float:
+    """The handler's timeout in whole seconds, within what CloudFormation's ServiceTimeout can honour.
+
+    A token (a Duration of an unresolved number) is passed on as it is: the handler checks TimeoutSeconds
+    when it is known, at deploy time. Only a token in seconds can be passed on, since a template cannot
+    multiply.
+    """
     if timeout is None:
         return properties.DEFAULT_TIMEOUT_SECONDS
+    if timeout.is_unresolved():
+        try:
+            return timeout.to_seconds()
+        except RuntimeError as error:
+            raise RuleViolation(
+                f"timeout {timeout} is a token in another unit than seconds: give it as "
+                "Duration.seconds(token), since a template cannot convert it"
+            ) from error
     seconds = timeout.to_seconds()
     if not properties.MIN_TIMEOUT_SECONDS <= seconds <= properties.MAX_TIMEOUT_SECONDS:
         raise RuleViolation(
@@ -73,6 +92,29 @@ def check_key_region(key: kms.IKey, stack: Stack) -> None:
             f"kms key {key.node.path} is in {key_region} but the copy is made in {stack_region}: "
             "a copy must be encrypted with a key of its own region"
         )
+
+
+# DocumentDB Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster snapshot".
+SAME_PLACE_SOURCE = (
+    'elastic cluster snapshots are copied "within the same region and within the same account" (DocumentDB '
+    'Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster snapshot")'
+)
+
+
+def check_source_in_stack_environment(source_snapshot_arn: str, stack: Stack) -> None:
+    """A source whose region or account is known must be the stack's; tokens are left to the handler."""
+    if Token.is_unresolved(source_snapshot_arn):
+        return
+    source = rules.check_snapshot_arn(source_snapshot_arn)
+    for what, known, stack_value in (
+        ("region", source.region, stack.region),
+        ("account", source.account, stack.account),
+    ):
+        if not Token.is_unresolved(stack_value) and known != stack_value:
+            raise RuleViolation(
+                f"source snapshot {source_snapshot_arn!r} is in {what} {known} but the copy is made in "
+                f"{what} {stack_value}: {SAME_PLACE_SOURCE}"
+            )
 
 
 def check_unique_name(name: str, path: str, taken: Mapping[str, str]) -> None:
