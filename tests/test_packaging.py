@@ -16,7 +16,7 @@ from aws_cdk import App, Environment, Stack
 from copied_snapshot import CopiedSnapshot
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = "arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/source-1"
+SOURCE = "arn:aws:docdb-elastic:us-east-1:123456789012:cluster-snapshot/source-1"
 
 
 @pytest.mark.slow
