@@ -158,7 +158,7 @@ class SnapshotCopyHandler(Construct):
         )
 
     def allow_copy_from(self, source_snapshot_arn: str) -> None:
-        """Copying, and reading the source first (its encryption decides whether the copy can work).
+        """Copying, and reading the source first (the handler checks it before it copies).
 
         One statement lists every source of the stack's copies, so that the policy stays small.
         """
