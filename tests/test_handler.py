@@ -369,6 +369,24 @@ def test_properties_of_an_older_construct_still_create(aws: Aws, cfn: CloudForma
 
 
 @pytest.mark.parametrize(
+    ("timeout", "reason"),
+    [
+        ("7200", "TimeoutSeconds (the CopiedSnapshot timeout) must be 60 to 3300 seconds"),
+        ("1800.5", "TimeoutSeconds (the CopiedSnapshot timeout) must be a whole number of seconds"),
+    ],
+)
+def test_a_timeout_known_only_at_deploy_time_is_range_checked_before_any_call(
+    aws: Aws, cfn: CloudFormationEndpoint, timeout: str, reason: str
+) -> None:
+    """A timeout given as a token passes synth unchecked; the handler holds it to the same range."""
+    invoke(event("Create", cfn.url, properties(TimeoutSeconds=timeout)))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert reason in response["Reason"]
+    assert aws.calls == []
+
+
+@pytest.mark.parametrize(
     "source",
     [
         f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster-snapshot/source-1",
