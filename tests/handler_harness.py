@@ -20,7 +20,7 @@ FUNCTION_NAME = "SnapshotCopyStack-CopiedSnapshotHandlerFunction"
 STACK_ID = (
     f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/SnapshotCopyStack/0f5c7a40-abcd-11ef-9d6b-0a1b2c3d4e5f"
 )
-SOURCE_ARN = f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster-snapshot/source-1"
+SOURCE_ARN = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/source-1"
 COPY_ARN = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/copy-1"
 RULE_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/CopiedSnapshotabc-OrdersCopyABCDEFGH"
 SIGNATURE = "X-Amz-Signature=0123456789abcdef"
@@ -109,7 +109,7 @@ def snapshot(
 ) -> dict[str, Any]:
     return {
         "adminUserName": "admin",
-        "clusterArn": f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster/orders",
+        "clusterArn": f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster/orders",
         "clusterCreationTime": "2026-11-01T00:00:00Z",
         "kmsKeyId": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/dr" if kms_key_id is None else kms_key_id,
         "snapshotArn": arn,
@@ -154,11 +154,11 @@ class Aws:
         self.events.add_response("remove_targets", {"FailedEntryCount": 0}, {"Rule": rule_name, "Ids": ["1"]})
         self.events.add_response("delete_rule", {}, {"Name": rule_name})
 
-    def expect_source(self, kms_key_id: str = "", arn: str = SOURCE_ARN) -> None:
-        """The source snapshot as the handler reads it first; unencrypted unless a key is given."""
+    def expect_source(self, arn: str = SOURCE_ARN) -> None:
+        """The source snapshot as the handler reads it first."""
         self.docdb.add_response(
             "get_cluster_snapshot",
-            {"snapshot": snapshot("ACTIVE", arn=arn, name="source-1", kms_key_id=kms_key_id)},
+            {"snapshot": snapshot("ACTIVE", arn=arn, name="source-1")},
             {"snapshotArn": arn},
         )
 

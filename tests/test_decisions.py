@@ -124,3 +124,56 @@ def test_replacement_of_a_generated_name_gets_a_suffix() -> None:
     assert first != second
     assert len(first) <= 63 and first.startswith("s" * 50)
     assert first == decisions.replacement_name(old, new, "req-1")  # a retried request agrees with itself
+
+
+SOURCE_EAST = "arn:aws:docdb-elastic:us-east-1:123456789012:cluster-snapshot/source-1"
+
+
+@pytest.mark.parametrize(
+    ("region", "account", "refused"),
+    [
+        ("us-east-1", "123456789012", False),
+        ("us-west-2", "123456789012", True),
+        ("us-east-1", "210987654321", True),
+    ],
+)
+def test_a_source_is_copied_only_in_its_own_region_and_account(
+    region: str, account: str, refused: bool
+) -> None:
+    problem = decisions.place_problem(SOURCE_EAST, region=region, account=account)
+    if not refused:
+        assert problem is None
+        return
+    assert problem is not None
+    assert "DocumentDB Developer Guide: Copying an elastic cluster snapshot" in problem
+    assert f"source snapshot {SOURCE_EAST} is not in {region}/{account}" in problem
+    assert len(problem) <= 256  # kept whole in the FAILED reason
+
+
+def test_passing_errors_are_asked_again_a_bounded_number_of_times() -> None:
+    waits = [decisions.retry_wait("ThrottlingException", attempt, None, 0.0, 0.0) for attempt in range(1, 6)]
+    assert waits == [1.0, 2.0, 4.0, 8.0, None]
+    assert decisions.retry_wait("InternalServerException", 1, 300.0, 0.0, 0.0) == decisions.MAX_WAIT_SECONDS
+    assert decisions.retry_wait(decisions.CONNECTION_LOST, 2, None, 0.0, 0.0) == 2.0
+
+
+def test_access_denied_is_asked_again_only_within_its_budget() -> None:
+    assert decisions.retry_wait("AccessDeniedException", 1, None, 0.0, 0.0) is None
+    assert decisions.retry_wait("AccessDeniedException", 7, None, 100.0, 120.0) == 20.0
+    assert decisions.retry_wait("AccessDeniedException", 8, None, 101.0, 120.0) is None
+    assert decisions.retry_wait("ValidationException", 1, None, 0.0, 120.0) is None
+
+
+@pytest.mark.parametrize(
+    ("now", "remaining", "budget"),
+    [
+        (1000.0, 300.0, 120.0),  # the first invocation: IAM's whole propagation delay
+        (1090.0, 300.0, 30.0),  # a poll: what is left of it
+        (1200.0, 300.0, 0.0),  # past it: AccessDenied fails as any refusal
+        (1000.0, 100.0, 40.0),  # an invocation that cannot afford to wait longer
+    ],
+)
+def test_the_access_denied_budget_runs_from_the_first_invocation(
+    now: float, remaining: float, budget: float
+) -> None:
+    assert decisions.access_denied_budget(1000.0, now, remaining) == budget

@@ -31,7 +31,6 @@ from tests.handler_harness import (
 
 NEW_ARN = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/copy-2"
 DR_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/dr"
-SOURCE_KEY = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/source"
 
 
 @pytest.fixture
@@ -42,19 +41,12 @@ def cfn() -> Iterator[CloudFormationEndpoint]:
 
 
 @pytest.fixture
-def regions() -> list[str | None]:
-    """The regions the handler asked for a docdb-elastic client in (None: its own)."""
-    return []
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, regions: list[str | None]) -> Iterator[Aws]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     for docdb, events, stubs in stubbed_clients():
         stubbed = SnapshotService(docdb, sleep=stubs.sleeps.append)
 
-        def service(region: str | None = None, stubbed: SnapshotService = stubbed) -> SnapshotService:
-            regions.append(region)
-            return stubbed
+        def service(api: SnapshotService = stubbed) -> SnapshotService:
+            return api
 
         monkeypatch.setattr(invocation, "service", service)
         monkeypatch.setattr(invocation.helper, "_events_client", events)
@@ -115,16 +107,15 @@ ATTRIBUTES = {
     "SnapshotName": "orders-copy",
     "Status": "ACTIVE",
     "KmsKeyId": DR_KEY,
-    "ClusterArn": f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster/orders",
+    "ClusterArn": f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster/orders",
     "SnapshotCreationTime": "2026-11-27T10:00:00Z",
 }
 
 
 def test_create_copies_and_answers_once_the_copy_is_active(
-    aws: Aws, cfn: CloudFormationEndpoint, caplog: pytest.LogCaptureFixture, regions: list[str | None]
+    aws: Aws, cfn: CloudFormationEndpoint, caplog: pytest.LogCaptureFixture
 ) -> None:
     poll = start_create(aws, cfn)
-    assert "us-west-2" in regions  # the source was read in its own region
     rule_name = next(params["Name"] for operation, params in aws.calls if operation == "PutRule")
     assert rule_name.startswith(environment.DEFAULT_POLL_RULE_PREFIX + "OrdersCopy")
     assert len(rule_name) <= 64
@@ -147,7 +138,7 @@ def test_create_copies_and_answers_once_the_copy_is_active(
 
 def test_create_passes_key_and_copy_tags(aws: Aws, cfn: CloudFormationEndpoint) -> None:
     props = properties(CopyTags="true", KmsKeyId=DR_KEY, Tags=[])
-    aws.expect_source(kms_key_id=SOURCE_KEY)
+    aws.expect_source()
     aws.docdb.add_response(
         "copy_cluster_snapshot",
         {"snapshot": snapshot("COPYING")},
@@ -206,7 +197,6 @@ def test_create_with_invalid_properties_fails_before_any_call(aws: Aws, cfn: Clo
     [
         ("ValidationException", 400),
         ("ServiceQuotaExceededException", 402),
-        ("AccessDeniedException", 403),
         ("ResourceNotFoundException", 404),
     ],
 )
@@ -249,6 +239,74 @@ def test_passing_errors_are_retried_with_backoff(
     assert aws.sleeps == waits
 
 
+def access_denied(aws: Aws, operation: str, times: int) -> None:
+    for _ in range(times):
+        aws.docdb.add_client_error(operation, "AccessDeniedException", "not authorized", 403)
+
+
+def test_access_denied_early_in_a_create_is_asked_again_while_iam_propagates(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0)
+    aws.expect_source()
+    access_denied(aws, "copy_cluster_snapshot", 3)
+    expect_copy(aws)
+    aws.expect_polling_setup()
+    invoke(event("Create", cfn.url))
+    assert cfn.responses == []
+    assert aws.sleeps == [1.0, 2.0, 4.0]
+    assert aws.poll_event()["CrHelperData"][invocation.STARTED] == 1000.0
+
+
+def test_access_denied_that_lasts_fails_once_two_minutes_of_waiting_are_spent(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0)
+    access_denied(aws, "get_cluster_snapshot", 10)
+    invoke(event("Create", cfn.url))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert f"reading source snapshot {SOURCE_ARN} failed: AccessDeniedException" in response["Reason"]
+    assert aws.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 20.0, 20.0, 20.0, 20.0]
+    assert sum(aws.sleeps) <= decisions.IAM_PROPAGATION_SECONDS
+
+
+@pytest.mark.parametrize(("seconds_later", "sleeps"), [(60.0, [1.0]), (121.0, None)])
+def test_access_denied_in_a_poll_is_asked_again_only_within_two_minutes_of_the_first_invocation(
+    aws: Aws,
+    cfn: CloudFormationEndpoint,
+    monkeypatch: pytest.MonkeyPatch,
+    seconds_later: float,
+    sleeps: list[float] | None,
+) -> None:
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0)
+    poll = start_create(aws, cfn)
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0 + seconds_later)
+    access_denied(aws, "get_cluster_snapshot", 1)
+    if sleeps is not None:
+        aws.expect_get("ACTIVE")
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [response] = cfn.responses
+    if sleeps is None:
+        assert response["Status"] == "FAILED"
+        assert f"reading copy {COPY_ARN} failed: AccessDeniedException" in response["Reason"]
+        assert aws.sleeps == []
+    else:
+        assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
+        assert aws.sleeps == sleeps
+
+
+def test_access_denied_in_an_update_fails_at_once(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    access_denied(aws, "untag_resource", 1)
+    old = properties(Tags=[{"Key": "old", "Value": "x"}])
+    invoke(event("Update", cfn.url, properties(), physical_id=COPY_ARN, old_props=old))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert "AccessDeniedException" in response["Reason"]
+    assert aws.sleeps == []
+
+
 def test_throttling_that_never_ends_fails_after_bounded_retries(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:
@@ -275,8 +333,12 @@ def test_a_poll_meeting_passing_errors_tries_again_next_minute(aws: Aws, cfn: Cl
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
 
 
-def test_a_poll_refused_for_good_reports_the_copy_for_rollback(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+def test_a_poll_refused_for_good_reports_the_copy_for_rollback(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0)
     poll = start_create(aws, cfn)
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0 + decisions.IAM_PROPAGATION_SECONDS + 1)
     aws.docdb.add_client_error("get_cluster_snapshot", "AccessDeniedException", "not allowed", 403)
     aws.expect_polling_teardown()
     invoke(poll)
@@ -307,22 +369,75 @@ def test_properties_of_an_older_construct_still_create(aws: Aws, cfn: CloudForma
 
 
 @pytest.mark.parametrize(
-    ("props", "source_key", "message"),
+    ("timeout", "reason"),
     [
-        (properties(KmsKeyId=DR_KEY), "", f"source snapshot {SOURCE_ARN} is not encrypted"),
-        (properties(), SOURCE_KEY, "a copy to us-east-1 needs a kms_key of us-east-1"),
-        (properties(KmsKeyId=SOURCE_KEY), SOURCE_KEY, f"kms key {SOURCE_KEY} is in us-west-2"),
+        ("7200", "TimeoutSeconds (the CopiedSnapshot timeout) must be 60 to 3300 seconds"),
+        ("1800.5", "TimeoutSeconds (the CopiedSnapshot timeout) must be a whole number of seconds"),
     ],
 )
-def test_encryption_that_cannot_work_fails_before_the_copy(
-    aws: Aws, cfn: CloudFormationEndpoint, props: dict[str, Any], source_key: str, message: str
+def test_a_timeout_known_only_at_deploy_time_is_range_checked_before_any_call(
+    aws: Aws, cfn: CloudFormationEndpoint, timeout: str, reason: str
 ) -> None:
-    aws.expect_source(kms_key_id=source_key)
+    """A timeout given as a token passes synth unchecked; the handler holds it to the same range."""
+    invoke(event("Create", cfn.url, properties(TimeoutSeconds=timeout)))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert reason in response["Reason"]
+    assert aws.calls == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        f"arn:aws:docdb-elastic:us-west-2:{ACCOUNT}:cluster-snapshot/source-1",
+        f"arn:aws:docdb-elastic:{REGION}:210987654321:cluster-snapshot/source-1",
+    ],
+)
+def test_a_source_of_another_region_or_account_is_refused_before_any_call(
+    aws: Aws, cfn: CloudFormationEndpoint, source: str
+) -> None:
+    invoke(event("Create", cfn.url, properties(SourceSnapshotArn=source)))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert response["Reason"] == (
+        "snapshots are copied within one region and account (DocumentDB Developer Guide: Copying an elastic "
+        f"cluster snapshot): source snapshot {source} is not in {REGION}/{ACCOUNT}"
+    )
+    assert aws.calls == []
+
+
+def test_a_replacement_from_a_source_of_another_region_is_refused_before_any_call(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    source = f"arn:aws:docdb-elastic:eu-west-1:{ACCOUNT}:cluster-snapshot/source-1"
+    new = properties(SourceSnapshotArn=source, TargetSnapshotName="orders-copy-v2")
+    invoke(event("Update", cfn.url, new, physical_id=COPY_ARN, old_props=properties()))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert f"source snapshot {source} is not in {REGION}/{ACCOUNT}" in response["Reason"]
+    assert response["PhysicalResourceId"] == COPY_ARN
+    assert aws.calls == []
+
+
+@pytest.mark.parametrize(
+    ("props", "reason"),
+    [
+        (properties(TargetSnapshotName="abc\n"), "invalid target snapshot name 'abc\\n'"),
+        (properties(Tags=[{"Key": "key\n", "Value": "v"}]), "tag key 'key\\n' must match"),
+        (
+            properties(SourceSnapshotArn=SOURCE_ARN.replace("arn:aws:", "arn:awsfoo:")),
+            "invalid source snapshot ARN 'arn:awsfoo:",
+        ),
+    ],
+)
+def test_values_valid_only_up_to_a_final_newline_or_prefix_are_refused_before_any_call(
+    aws: Aws, cfn: CloudFormationEndpoint, props: dict[str, Any], reason: str
+) -> None:
     invoke(event("Create", cfn.url, props))
     [response] = cfn.responses
     assert response["Status"] == "FAILED"
-    assert message in response["Reason"]
-    assert aws.operations() == ["GetClusterSnapshot"]
+    assert reason in response["Reason"]
+    assert aws.calls == []
 
 
 def test_a_missing_source_fails_clearly(aws: Aws, cfn: CloudFormationEndpoint) -> None:

@@ -9,38 +9,36 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from copied_snapshot_runtime import decisions, invocation, properties, rules
-from copied_snapshot_runtime.snapshots import error_code
+from copied_snapshot_runtime.snapshots import SnapshotService, error_code
 
 logger = logging.getLogger(__name__)
 
 
-def _check_encryption(props: properties.CopyProperties, region: str) -> None:
-    """Refuses, before any copy exists, what the service would refuse or do wrong about encryption."""
-    source = rules.check_snapshot_arn(props.source_snapshot_arn)
-    try:
-        snapshot = invocation.service(source.region).get(props.source_snapshot_arn)
-    except ClientError as error:
-        if error_code(error) == "AccessDeniedException":
-            # A source shared from another account may not be readable; CopyClusterSnapshot will tell.
-            logger.warning(
-                {"message": "cannot read the source to check its encryption", "Error": "AccessDenied"}
-            )
-            return
-        raise invocation.failure(error, f"reading source snapshot {props.source_snapshot_arn}") from error
-    if snapshot is None:
-        raise invocation.CopyFailed(f"source snapshot {props.source_snapshot_arn} does not exist")
-    problem = decisions.encryption_problem(props, snapshot.get("kmsKeyId"), region)
+def _refuse_other_place(props: properties.CopyProperties, context: Any) -> None:
+    """Refuses, before any call, a source outside the function's region and account."""
+    account, region = invocation.account_and_region(context)
+    problem = decisions.place_problem(props.source_snapshot_arn, region=region, account=account)
     if problem:
         raise invocation.CopyFailed(problem)
 
 
-def _adopt(name: str, owner: str, conflict: ClientError) -> Mapping[str, Any]:
+def _check_source(props: properties.CopyProperties, api: SnapshotService) -> None:
+    """Reads the source first: a missing source is then named as such, before anything is made."""
+    try:
+        snapshot = api.get(props.source_snapshot_arn)
+    except ClientError as error:
+        raise invocation.failure(error, f"reading source snapshot {props.source_snapshot_arn}") from error
+    if snapshot is None:
+        raise invocation.CopyFailed(f"source snapshot {props.source_snapshot_arn} does not exist")
+
+
+def _adopt(name: str, owner: str, conflict: ClientError, api: SnapshotService) -> Mapping[str, Any]:
     """The snapshot holding `name`, if an earlier delivery of this same request made it."""
-    existing = invocation.service().find_by_name(name)
+    existing = api.find_by_name(name)
     if existing is None:
         raise invocation.failure(conflict, f"copying to {name!r}")
     arn = str(existing["snapshotArn"])
-    found = invocation.service().tags_of(arn).get(rules.OWNER_TAG)
+    found = api.tags_of(arn).get(rules.OWNER_TAG)
     if found != owner:
         raise invocation.CopyFailed(
             f"name in use: snapshot {arn} already holds the name {name!r} and was made by "
@@ -50,19 +48,18 @@ def _adopt(name: str, owner: str, conflict: ClientError) -> Mapping[str, Any]:
     return existing
 
 
-def _start_copy(event: Mapping[str, Any], context: Any, props: properties.CopyProperties, name: str) -> str:
-    _, region = invocation.account_and_region(context)
-    _check_encryption(props, region)
+def _start_copy(
+    event: Mapping[str, Any], props: properties.CopyProperties, name: str, api: SnapshotService
+) -> str:
+    _check_source(props, api)
     owner = decisions.owner_tag_value(str(event["StackId"]), str(event["LogicalResourceId"]), props)
     tags = {**props.tags, rules.OWNER_TAG: owner}
     try:
-        snapshot = invocation.service().copy(
-            props.source_snapshot_arn, name, props.kms_key_id, props.copy_tags, tags
-        )
+        snapshot = api.copy(props.source_snapshot_arn, name, props.kms_key_id, props.copy_tags, tags)
     except ClientError as error:
         if error_code(error) != "ConflictException":
             raise invocation.failure(error, f"copying {props.source_snapshot_arn} to {name!r}") from error
-        snapshot = _adopt(name, owner, error)
+        snapshot = _adopt(name, owner, error, api)
     arn = str(snapshot["snapshotArn"])
     invocation.start_deadline(props.timeout_seconds)
     logger.info(
@@ -76,9 +73,9 @@ def _start_copy(event: Mapping[str, Any], context: Any, props: properties.CopyPr
     return arn
 
 
-def _poll_copy(arn: str) -> str | None:
+def _poll_copy(arn: str, api: SnapshotService) -> str | None:
     try:
-        snapshot = invocation.service().get(arn)
+        snapshot = api.get(arn)
     except ClientError as error:
         if invocation.still_transient(error):
             return None
@@ -132,11 +129,12 @@ def _made_from(arn: str, owner: str, context: Any) -> bool:
 
 def create(event: Mapping[str, Any], context: Any) -> str:
     props = properties.parse_properties(event["ResourceProperties"])
-    return _start_copy(event, context, props, props.target_snapshot_name)
+    _refuse_other_place(props, context)
+    return _start_copy(event, props, props.target_snapshot_name, invocation.create_service(context))
 
 
 def poll_create(event: Mapping[str, Any], context: Any) -> str | None:
-    return _poll_copy(str(invocation.helper.Data["PhysicalResourceId"]))
+    return _poll_copy(str(invocation.helper.Data["PhysicalResourceId"]), invocation.create_service(context))
 
 
 def update(event: Mapping[str, Any], context: Any) -> str:
@@ -145,9 +143,11 @@ def update(event: Mapping[str, Any], context: Any) -> str:
     arn = str(event["PhysicalResourceId"])
     owner = decisions.owner_tag_value(str(event["StackId"]), str(event["LogicalResourceId"]), new)
     replace = decisions.plan_update(old, new) is decisions.UpdatePlan.REPLACE
+    if replace:
+        _refuse_other_place(new, context)
     if replace and not _made_from(arn, owner, context):
         name = decisions.replacement_name(old, new, str(event["RequestId"]))
-        return _start_copy(event, context, new, name)
+        return _start_copy(event, new, name, invocation.service())
     changes = decisions.tag_changes(old.tags, new.tags)
     try:
         invocation.service().untag(arn, changes.to_remove)
@@ -168,7 +168,7 @@ def update(event: Mapping[str, Any], context: Any) -> str:
 def poll_update(event: Mapping[str, Any], context: Any) -> str | None:
     arn = str(invocation.helper.Data["PhysicalResourceId"])
     try:
-        return _poll_copy(arn)
+        return _poll_copy(arn, invocation.service())
     except invocation.CopyFailed:
         _discard_failed_copy(arn)
         raise

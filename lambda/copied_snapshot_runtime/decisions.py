@@ -161,32 +161,23 @@ def owner_named_by(tag_value: str | None) -> str:
     return "CopiedSnapshot " + tag_value.rsplit("#", 1)[0]
 
 
-def encryption_problem(props: CopyProperties, source_kms_key_id: str | None, copy_region: str) -> str | None:
-    """Why the copy cannot be encrypted as asked, found before the copy is attempted, or None."""
-    source = rules.parse_snapshot_arn(props.source_snapshot_arn)
-    source_region = source.region if source else copy_region
-    if props.kms_key_id and not source_kms_key_id:
-        return (
-            f"source snapshot {props.source_snapshot_arn} is not encrypted, so it cannot be copied with "
-            f"kms key {props.kms_key_id}; omit kms_key"
-        )
-    key_region = _arn_region(props.kms_key_id)
-    if key_region and key_region != copy_region:
-        return (
-            f"kms key {props.kms_key_id} is in {key_region} but the copy is made in {copy_region}; "
-            "use a key of the copy's region"
-        )
-    if source_kms_key_id and not props.kms_key_id and source_region != copy_region:
-        return (
-            f"source snapshot {props.source_snapshot_arn} is encrypted and in {source_region}: a copy to "
-            f"{copy_region} needs a kms_key of {copy_region}, since keys never leave their region"
-        )
-    return None
+# DocumentDB Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster snapshot":
+# elastic cluster snapshots are copied within the same region and within the same account.
+SAME_PLACE_RULE = (
+    "snapshots are copied within one region and account (DocumentDB Developer Guide: Copying an elastic "
+    "cluster snapshot)"
+)
 
 
-def _arn_region(value: str | None) -> str | None:
-    parts = (value or "").split(":")
-    return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None
+def place_problem(source_snapshot_arn: str, region: str, account: str) -> str | None:
+    """Why the source cannot be copied by a handler of `region` and `account`, or None.
+
+    The construct refuses this at synth when it knows both; a source given as a token is only known here.
+    """
+    source = rules.check_snapshot_arn(source_snapshot_arn)
+    if source.region == region and source.account == account:
+        return None
+    return f"{SAME_PLACE_RULE}: source snapshot {source_snapshot_arn} is not in {region}/{account}"
 
 
 # Errors worth asking again about: the service was busy or failing, not refusing the request.
@@ -195,3 +186,40 @@ RETRYABLE_ERRORS = frozenset({"ThrottlingException", "InternalServerException"})
 
 def is_retryable(error_code: str) -> bool:
     return error_code in RETRYABLE_ERRORS
+
+
+# Every call is asked at most this often while the service is busy or failing, waiting at most this long.
+ATTEMPTS = 5
+MAX_WAIT_SECONDS = 20.0
+# Stands for a lost connection, which botocore reports as an exception rather than an error code.
+CONNECTION_LOST = "ConnectionLost"
+ACCESS_DENIED = "AccessDeniedException"
+# A policy attached moments before a Create may not be effective yet (IAM User Guide, "Troubleshooting
+# IAM" > "Changes that I make are not always immediately visible"); how long it is given, from the first
+# invocation of the Create.
+IAM_PROPAGATION_SECONDS = 120.0
+# What a Lambda invocation keeps, after waiting, for its remaining calls and its answer.
+INVOCATION_MARGIN_SECONDS = 60.0
+
+
+def retry_wait(
+    error_code: str, attempt: int, retry_after: float | None, waited: float, access_denied_budget: float
+) -> float | None:
+    """Seconds to wait before asking a call again after its `attempt`-th try failed, or None to give up.
+
+    Passing errors and lost connections get ATTEMPTS tries with exponential backoff (or the Retry-After the
+    service asks for); AccessDenied is asked again only while `waited` stays within `access_denied_budget`.
+    """
+    wait = min(retry_after or 2.0 ** (attempt - 1), MAX_WAIT_SECONDS)
+    if is_retryable(error_code) or error_code == CONNECTION_LOST:
+        return wait if attempt < ATTEMPTS else None
+    if error_code == ACCESS_DENIED and waited + wait <= access_denied_budget:
+        return wait
+    return None
+
+
+def access_denied_budget(started: float, now: float, remaining_seconds: float) -> float:
+    """Seconds an invocation may spend asking again after AccessDenied: what is left of IAM's propagation
+    delay since the Create started, within what the invocation can afford."""
+    left = started + IAM_PROPAGATION_SECONDS - now
+    return max(0.0, min(left, remaining_seconds - INVOCATION_MARGIN_SECONDS))

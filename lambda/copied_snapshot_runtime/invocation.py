@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -16,6 +17,7 @@ from copied_snapshot_runtime.snapshots import SnapshotService, docdb_elastic_cli
 # Kept in crhelper's Data between polls; replaced by the attributes once the copy is ACTIVE.
 DEADLINE = "Deadline"
 TIMEOUT = "TimeoutSeconds"
+STARTED = "Started"  # when the first invocation of a Create ran
 
 logger = logging.getLogger(__name__)
 # The clock deadlines are measured with; tests move it forward.
@@ -23,18 +25,26 @@ clock = time.time
 helper = CopyResource(
     rule_prefix=os.environ.get(environment.POLL_RULE_PREFIX_ENV, environment.DEFAULT_POLL_RULE_PREFIX)
 )
-_services: dict[str | None, SnapshotService] = {}
 
 
 class CopyFailed(RuntimeError):
     """The copy cannot complete; the message says which snapshot and why, for the stack's events."""
 
 
-def service(region: str | None = None) -> SnapshotService:
-    """The API in the Lambda's own region (where copies are made), or in `region` (a source's)."""
-    if region not in _services:
-        _services[region] = SnapshotService(docdb_elastic_client(region))
-    return _services[region]
+@functools.cache
+def service() -> SnapshotService:
+    """The API in the Lambda's own region and account, where sources and copies are."""
+    return SnapshotService(docdb_elastic_client())
+
+
+def create_service(context: Any) -> SnapshotService:
+    """The API for a Create: AccessDenied is asked again while IAM may still be propagating the policy.
+
+    The start is kept in crhelper's Data, which every poll of the request brings back.
+    """
+    started = float(helper.Data.setdefault(STARTED, clock()))
+    remaining = context.get_remaining_time_in_millis() / 1000
+    return service().with_access_denied_budget(decisions.access_denied_budget(started, clock(), remaining))
 
 
 def failure(error: ClientError, doing: str) -> CopyFailed:

@@ -68,13 +68,18 @@ def parse_bool(value: object, name: str) -> bool:
 
 
 def parse_timeout(value: object) -> int:
+    """The timeout in whole seconds, checked here as well as at synth: a timeout given as a token (a
+    parameter, say) is only known at deploy time."""
     try:
         seconds = int(str(value))
     except ValueError:
-        raise InvalidProperties(f"{TIMEOUT_SECONDS} must be a whole number, got {value!r}") from None
+        raise InvalidProperties(
+            f"{TIMEOUT_SECONDS} (the CopiedSnapshot timeout) must be a whole number of seconds, got {value!r}"
+        ) from None
     if not MIN_TIMEOUT_SECONDS <= seconds <= MAX_TIMEOUT_SECONDS:
         raise InvalidProperties(
-            f"{TIMEOUT_SECONDS} must be {MIN_TIMEOUT_SECONDS} to {MAX_TIMEOUT_SECONDS} seconds, got {seconds}"
+            f"{TIMEOUT_SECONDS} (the CopiedSnapshot timeout) must be {MIN_TIMEOUT_SECONDS} to "
+            f"{MAX_TIMEOUT_SECONDS} seconds, within CloudFormation's ServiceTimeout, got {seconds}"
         )
     return seconds
 

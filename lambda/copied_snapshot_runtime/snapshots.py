@@ -6,6 +6,7 @@ No decisions here beyond which errors are worth asking again about: see `decisio
 from __future__ import annotations
 
 import enum
+import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,8 +27,6 @@ T = TypeVar("T")
 
 # botocore's own retries are off: `SnapshotService._call` is the one policy (it honours Retry-After).
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
-ATTEMPTS = 5
-MAX_WAIT_SECONDS = 20.0
 
 
 def docdb_elastic_client(region: str | None = None) -> DocDBElasticClient:
@@ -56,25 +55,44 @@ class Deletion(enum.Enum):
 
 
 class SnapshotService:
-    def __init__(self, client: DocDBElasticClient, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        client: DocDBElasticClient,
+        sleep: Callable[[float], None] = time.sleep,
+        access_denied_budget: float = 0.0,
+    ) -> None:
         self._client = client
         self._sleep = sleep
+        self._access_denied_budget = access_denied_budget
+        self._access_denied_waited = 0.0  # over all calls made through this object
+
+    def with_access_denied_budget(self, seconds: float) -> SnapshotService:
+        """The same API, whose calls together wait up to `seconds` asking again after AccessDenied."""
+        return SnapshotService(self._client, self._sleep, access_denied_budget=seconds)
 
     def _call(self, operation: Callable[..., T], **arguments: Any) -> T:
-        """Calls the API; throttling, internal errors and lost connections are asked again with backoff."""
-        for attempt in range(1, ATTEMPTS + 1):
+        """Calls the API, asking again with backoff where `decisions.retry_wait` says so."""
+        for attempt in itertools.count(1):
             try:
                 return operation(**arguments)
             except ClientError as error:
                 code = error_code(error)
-                if not decisions.is_retryable(code) or attempt == ATTEMPTS:
+                wait = decisions.retry_wait(
+                    code,
+                    attempt,
+                    retry_after_seconds(error),
+                    self._access_denied_waited,
+                    self._access_denied_budget,
+                )
+                if wait is None:
                     raise
-                wait = retry_after_seconds(error) or 2.0 ** (attempt - 1)
+                if code == decisions.ACCESS_DENIED:
+                    self._access_denied_waited += wait
             except BotocoreConnectionError as error:
-                if attempt == ATTEMPTS:
+                code = type(error).__name__
+                wait = decisions.retry_wait(decisions.CONNECTION_LOST, attempt, None, 0.0, 0.0)
+                if wait is None:
                     raise
-                code, wait = type(error).__name__, 2.0 ** (attempt - 1)
-            wait = min(wait, MAX_WAIT_SECONDS)
             logger.warning({"message": "retrying", "Error": code, "Attempt": attempt, "WaitSeconds": wait})
             self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
