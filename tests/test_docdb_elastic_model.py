@@ -137,3 +137,33 @@ def test_error_statuses_come_from_the_model() -> None:
     assert set(expected) == errors.INJECTABLE
     assert {code: service_model.error_status(code) for code in expected} == expected
     assert service_model.error_status("NotAModelledError") == 500
+
+
+# -- whole values --------------------------------------------------------------------------------------------
+
+
+def test_model_patterns_match_whole_values_only() -> None:
+    assert problems_of("TagResourceRequest", {"resourceArn": SNAPSHOT_ARN, "tags": {"key": "v"}}) == []
+    for key in ("key\n", "aws:key", "key@"):
+        found = problems_of("TagResourceRequest", {"resourceArn": SNAPSHOT_ARN, "tags": {key: "v"}})
+        assert [name for name, _ in found] == ["tags"], key
+
+
+def test_every_model_pattern_is_anchored_so_fullmatch_keeps_its_meaning() -> None:
+    # Smithy patterns are ECMAScript regexes, searched, not implicitly anchored: fullmatch means the same only
+    # for a pattern that is anchored at both ends. A model update with another kind of pattern fails here.
+    model = service_model.service_model()
+    patterns = [model.shape_for(name).metadata.get("pattern") for name in model.shape_names]
+    found = [pattern for pattern in patterns if pattern]
+    assert found
+    assert all(pattern.startswith("^") and pattern.endswith("$") for pattern in found), found
+
+
+def test_whole_match_groups_an_alternation() -> None:
+    assert service_model.whole_match("^a$|^b$", "b")
+    assert not service_model.whole_match("^a$|^b$", "b\n")
+    assert not service_model.whole_match("a|b", "ab")
+
+
+def test_routes_match_whole_paths() -> None:
+    assert routing.match("GET", "/cluster-snapshots\n") is None

@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_cloud.docdb_elastic import operations
+from local_cloud.docdb_elastic.state import default_key_arn
 from tests.local_service import (
     ACCOUNT,
     COPY_KEY,
@@ -149,52 +150,149 @@ def test_copy_tags_copies_the_source_tags_and_request_tags_win(served: Served) -
     assert served.client.list_tags_for_resource(resourceArn=plain)["tags"] == {"tier": "dr"}
 
 
-def test_kms_key_for_an_unencrypted_source_is_a_validation_error(served: Served) -> None:
-    source = served.seed_snapshot()
-    with pytest.raises(served.client.exceptions.ValidationException, match="not encrypted") as raised:
-        served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="copy", kmsKeyId=COPY_KEY)
-    assert error_of(raised)["reason"] == "fieldValidationFailed"
-    assert len(served.service.backend.state()["snapshots"]) == 1
+def test_every_cluster_and_snapshot_is_encrypted_by_default_with_the_accounts_key_of_its_region(
+    served: Served,
+) -> None:
+    cluster = create_cluster(served)
+    snapshot = served.client.create_cluster_snapshot(clusterArn=cluster["clusterArn"], snapshotName="nightly")
+    seeded = served.client.get_cluster_snapshot(snapshotArn=served.seed_snapshot())["snapshot"]
+    copy = served.client.copy_cluster_snapshot(snapshotArn=seeded["snapshotArn"], targetSnapshotName="c")
+    default = default_key_arn(ACCOUNT, REGION)
+    assert default.startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/")
+    keys = {cluster["kmsKeyId"], snapshot["snapshot"]["kmsKeyId"], seeded["kmsKeyId"]}
+    assert keys | {copy["snapshot"]["kmsKeyId"]} == {default}
+    # One default key per account and region, the same on every run.
+    assert default_key_arn(ACCOUNT, REGION) == default
+    others = {default_key_arn(OTHER_ACCOUNT, REGION), default_key_arn(ACCOUNT, SOURCE_REGION)}
+    assert len(others | {default}) == 3
+    assert default_key_arn(ACCOUNT, "cn-north-1").startswith(f"arn:aws-cn:kms:cn-north-1:{ACCOUNT}:key/")
 
 
-def test_encrypted_copy_keeps_the_source_key_or_takes_the_given_one(served: Served) -> None:
+def test_any_source_can_be_re_encrypted_and_a_copy_without_a_key_keeps_the_sources(served: Served) -> None:
     source = served.seed_snapshot(kms_key_id=COPY_KEY)
     same = served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="same")["snapshot"]
     other_key = COPY_KEY.replace("2222bbbb", "3333cccc")
     new = served.client.copy_cluster_snapshot(
         snapshotArn=source, targetSnapshotName="new", kmsKeyId=other_key
     )
+    # A source with the default key may be re-encrypted too: there are no unencrypted snapshots.
+    default_source = served.seed_snapshot("default-key")
+    again = served.client.copy_cluster_snapshot(
+        snapshotArn=default_source, targetSnapshotName="again", kmsKeyId=COPY_KEY
+    )
     assert same["kmsKeyId"] == COPY_KEY
     assert new["snapshot"]["kmsKeyId"] == other_key
+    assert again["snapshot"]["kmsKeyId"] == COPY_KEY
 
 
-def test_cross_region_copy_is_made_in_the_callers_region_with_a_key_of_that_region(served: Served) -> None:
+@pytest.mark.parametrize("operation", ["copy", "cluster"])
+def test_a_key_of_another_region_is_a_validation_error(served: Served, operation: str) -> None:
+    refused = served.client.exceptions.ValidationException
+    with pytest.raises(refused, match=f"is in {SOURCE_REGION}") as raised:
+        if operation == "copy":
+            served.client.copy_cluster_snapshot(
+                snapshotArn=served.seed_snapshot(), targetSnapshotName="dr", kmsKeyId=SOURCE_KEY
+            )
+        else:
+            create_cluster(served, kmsKeyId=SOURCE_KEY)
+    assert error_of(raised)["fieldList"] == [{"name": "kmsKeyId", "message": "key of another region"}]
+    assert [item["snapshotName"] for item in served.service.backend.state()["snapshots"]] == (
+        ["source"] if operation == "copy" else []
+    )
+    assert served.service.backend.state()["clusters"] == []
+
+
+@pytest.mark.parametrize(
+    ("region", "account", "partition"),
+    [
+        (SOURCE_REGION, ACCOUNT, "aws"),  # another region
+        (REGION, OTHER_ACCOUNT, "aws"),  # another account
+        (REGION, ACCOUNT, "aws-cn"),  # another partition
+    ],
+)
+def test_a_source_of_another_region_or_account_is_a_validation_error(
+    served: Served, region: str, account: str, partition: str
+) -> None:
+    served.service.seed({"snapshots": [{"account": account, "region": region, "name": "theirs"}]})
+    source = f"arn:{partition}:docdb-elastic:{region}:{account}:cluster-snapshot/whatever"
+    with pytest.raises(served.client.exceptions.ValidationException, match="same region and the same") as e:
+        served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="dr", kmsKeyId=COPY_KEY)
+    expected = [{"name": "snapshotArn", "message": "not in the same region and account"}]
+    assert error_of(e)["fieldList"] == expected
+    assert [item["snapshotName"] for item in served.service.backend.state()["snapshots"]] == ["theirs"]
+
+
+def test_a_seeded_source_of_another_region_is_refused_with_its_arn(served: Served) -> None:
     source = served.service.seed(
         {"snapshots": [{"account": ACCOUNT, "region": SOURCE_REGION, "name": "src", "kmsKeyId": SOURCE_KEY}]}
     )["snapshots"][0]
-    with pytest.raises(served.client.exceptions.ValidationException, match=f"needs a kmsKeyId of {REGION}"):
+    with pytest.raises(served.client.exceptions.ValidationException, match=f"{source} is not in {REGION}"):
         served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="dr")
-    with pytest.raises(served.client.exceptions.ValidationException, match=f"is in {SOURCE_REGION}"):
-        served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="dr", kmsKeyId=SOURCE_KEY)
-    copy = served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="dr", kmsKeyId=COPY_KEY)
-    assert copy["snapshot"]["snapshotArn"].startswith(f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:")
-    assert copy["snapshot"]["kmsKeyId"] == COPY_KEY
+    # In its own region the same source copies fine, keeping its key.
+    there = served.service.client(region=SOURCE_REGION, account=ACCOUNT)
+    copy = there.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="dr")["snapshot"]
+    assert copy["snapshotArn"].startswith(f"arn:aws:docdb-elastic:{SOURCE_REGION}:{ACCOUNT}:")
+    assert copy["kmsKeyId"] == SOURCE_KEY
 
 
-def test_unknown_source_and_another_accounts_source_are_not_found(served: Served) -> None:
-    theirs = served.service.seed(
-        {"snapshots": [{"account": OTHER_ACCOUNT, "region": REGION, "name": "theirs"}]}
-    )
+def test_unknown_source_is_not_found(served: Served) -> None:
     missing = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/missing"
-    for source in (missing, theirs["snapshots"][0]):
-        with pytest.raises(served.client.exceptions.ResourceNotFoundException) as raised:
-            served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="copy")
-        assert error_of(raised)["resourceType"] == "cluster-snapshot"
+    with pytest.raises(served.client.exceptions.ResourceNotFoundException) as raised:
+        served.client.copy_cluster_snapshot(snapshotArn=missing, targetSnapshotName="copy")
+    assert error_of(raised)["resourceType"] == "cluster-snapshot"
 
 
 def test_source_that_is_not_an_arn_is_a_validation_error(served: Served) -> None:
     with pytest.raises(served.client.exceptions.ValidationException, match="not a cluster snapshot ARN"):
         served.client.copy_cluster_snapshot(snapshotArn="orders-nightly", targetSnapshotName="copy")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/source\n",
+        f"arn:awsfoo:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/source",
+        f"\narn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/source",
+    ],
+)
+def test_a_source_arn_must_be_one_whole_arn_of_an_aws_partition(served: Served, source: str) -> None:
+    served.seed_snapshot(snapshot_id="source")
+    with pytest.raises(served.client.exceptions.ValidationException, match="not a cluster snapshot ARN"):
+        served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="copy")
+    with pytest.raises(served.client.exceptions.ValidationException, match="not a docdb-elastic"):
+        served.client.tag_resource(resourceArn=source, tags={"a": "b"})
+    with pytest.raises(served.client.exceptions.ResourceNotFoundException):
+        served.client.get_cluster_snapshot(snapshotArn=source)
+
+
+def test_names_and_tag_keys_must_match_whole_values(served: Served) -> None:
+    source = served.seed_snapshot()
+    with pytest.raises(served.client.exceptions.ValidationException, match="targetSnapshotName 'abc\n'"):
+        served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="abc\n")
+    with pytest.raises(served.client.exceptions.ValidationException, match="regular expression pattern"):
+        served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="abc", tags={"key\n": "v"})
+    with pytest.raises(served.client.exceptions.ValidationException, match="regular expression pattern"):
+        served.client.tag_resource(resourceArn=source, tags={"key\n": "v"})
+    with pytest.raises(served.client.exceptions.ValidationException, match="clusterName 'abc\n'"):
+        create_cluster(served, "abc\n")
+    assert [item["snapshotName"] for item in served.service.backend.state()["snapshots"]] == ["source"]
+    assert served.client.list_tags_for_resource(resourceArn=source)["tags"] == {}
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov"), ("us-isob-east-1", "aws-iso-b")],
+)
+def test_arns_carry_the_partition_of_the_callers_region(served: Served, region: str, partition: str) -> None:
+    client = served.service.client(region=region, account=ACCOUNT)
+    seeded = served.service.seed({"snapshots": [{"account": ACCOUNT, "region": region, "name": "src"}]})
+    source = seeded["snapshots"][0]
+    assert source.startswith(f"arn:{partition}:docdb-elastic:{region}:{ACCOUNT}:cluster-snapshot/")
+    copy = client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="copy")["snapshot"]
+    assert copy["snapshotArn"].startswith(f"arn:{partition}:docdb-elastic:{region}:")
+    assert copy["kmsKeyId"].startswith(f"arn:{partition}:kms:{region}:{ACCOUNT}:key/")
+    client.tag_resource(resourceArn=copy["snapshotArn"], tags={"a": "b"})
+    assert client.list_tags_for_resource(resourceArn=copy["snapshotArn"])["tags"] == {"a": "b"}
 
 
 def test_source_still_copying_is_a_conflict(served: Served) -> None:

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from local_cloud.docdb_elastic import errors
-from local_cloud.docdb_elastic.identity import Caller
+from local_cloud.docdb_elastic import errors, identity
 from local_cloud.docdb_elastic.state import Backend
 
 if TYPE_CHECKING:
@@ -24,15 +23,18 @@ PREFIX = "/_local/"
 
 
 def seed(backend: Backend, spec: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Create the clusters and snapshots a spec lists; answers their ARNs.
+    """Create the clusters and snapshots a spec lists, in any account (12 digits) and region; answers their
+    ARNs. Every item's account and region are checked before anything is created.
 
     `{"clusters": [{"account", "region", "name", "kmsKeyId"?, "tags"?}],
       "snapshots": [{"account", "region", "name", "kmsKeyId"?, "tags"?, "clusterArn"?, "status"?,
                      "snapshotType"?, "snapshotId"?}]}`
     """
+    for item in [*spec.get("clusters", []), *spec.get("snapshots", [])]:
+        identity.acting_in(item["account"], item["region"])
     clusters = [
         backend.create_cluster(
-            Caller(item["account"], item["region"], item["account"]),
+            identity.acting_in(item["account"], item["region"]),
             name=item["name"],
             admin_user_name=item.get("adminUserName", "admin"),
             auth_type=item.get("authType", "PLAIN_TEXT"),

@@ -17,7 +17,19 @@ DEFAULT_ACCOUNT = "123456789012"
 _CREDENTIAL = re.compile(
     r"Credential=(?P<key>[^/\s,]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[^/]+)/"
 )
-_ACCOUNT = re.compile(r"^\d{12}$")
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
+# The partitions an ARN may name, with the names of their regions (the patterns of botocore's partitions
+# data). Anything else (`arn:awsfoo:`) is no ARN of AWS.
+PARTITION_REGIONS = {
+    "aws": re.compile(r"(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+"),
+    "aws-cn": re.compile(r"cn-\w+-\d+"),
+    "aws-us-gov": re.compile(r"us-gov-\w+-\d+"),
+    "aws-iso": re.compile(r"us-iso-\w+-\d+"),
+    "aws-iso-b": re.compile(r"us-isob-\w+-\d+"),
+    "aws-iso-e": re.compile(r"eu-isoe-\w+-\d+"),
+    "aws-iso-f": re.compile(r"us-isof-\w+-\d+"),
+}
 
 
 @dataclass(frozen=True)
@@ -32,11 +44,20 @@ class Caller:
 
 
 def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+    """The partition of a region; `aws` for a name no partition claims (a made-up region of a test)."""
+    return next(
+        (partition for partition, regions in PARTITION_REGIONS.items() if regions.fullmatch(region)), "aws"
+    )
+
+
+def acting_in(account: str, region: str) -> Caller:
+    """A caller of any account (12 digits) in a region, for seeding; ValueError for anything else, which
+    would make ARNs no client could name."""
+    if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+        raise ValueError(f"account must be 12 digits, got {account!r}")
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
+        raise ValueError(f"region must be a region name such as us-east-1, got {region!r}")
+    return Caller(account=account, region=region, access_key=account)
 
 
 def caller_of(authorization: str | None, accounts: Mapping[str, str], default_account: str) -> Caller:
@@ -45,5 +66,5 @@ def caller_of(authorization: str | None, accounts: Mapping[str, str], default_ac
     if match is None:
         raise errors.access_denied("Missing Authentication Token: the request is not signed with SigV4")
     key = match["key"]
-    account = accounts.get(key) or (key if _ACCOUNT.match(key) else default_account)
+    account = accounts.get(key) or (key if _ACCOUNT.fullmatch(key) else default_account)
     return Caller(account=account, region=match["region"], access_key=key)

@@ -38,7 +38,7 @@ def _pattern(request_uri: str) -> re.Pattern[str]:
         parts.append(f"(?P<{label['name']}>{'.+' if label['greedy'] else '[^/]+'})")
         position = label.end()
     parts.append(re.escape(path[position:]))
-    return re.compile("^" + "".join(parts) + "$")
+    return re.compile("".join(parts))
 
 
 @functools.cache
@@ -57,7 +57,7 @@ def match(method: str, raw_path: str) -> Match | None:
     for route in routes():
         if route.method != method.upper():
             continue
-        found = route.pattern.match(raw_path)
+        found = route.pattern.fullmatch(raw_path)
         if found:
             return Match(route.operation, {name: unquote(value) for name, value in found.groupdict().items()})
     return None

@@ -125,7 +125,7 @@ def _type_problems(shape: Shape, value: Any, path: str) -> Iterator[FieldProblem
             return
         yield from _size_problems(shape, len(value), path, "length")
         pattern = shape.metadata.get("pattern")
-        if pattern and not re.search(pattern, value):
+        if pattern and not whole_match(pattern, value):
             yield FieldProblem(path, f"Member must satisfy regular expression pattern: {pattern}")
         enum = shape.metadata.get("enum")
         if enum and value not in enum:
@@ -137,6 +137,19 @@ def _type_problems(shape: Shape, value: Any, path: str) -> Iterator[FieldProblem
         yield from _size_problems(shape, value, path, "value")
     elif kind == "boolean" and not isinstance(value, bool):
         yield FieldProblem(path, "Member must be a boolean")
+
+
+def whole_match(pattern: str, value: str) -> bool:
+    """Whether a model pattern matches the whole value. The model's patterns are anchored (`^...$`) and
+    mean the whole value, as `$` does in the ECMAScript regexes Smithy patterns are; Python's `$` also
+    matches before a final newline, so they are applied with `fullmatch` (grouped, so that an alternation
+    too has to span the whole value)."""
+    return _compiled(pattern).fullmatch(value) is not None
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(f"(?:{pattern})")
 
 
 def _size_problems(

@@ -3,6 +3,9 @@
 Statuses move with the clock rather than with background threads: a snapshot knows when its work settles
 and what it settles into, and every read sees the status of that moment. One lock guards everything, so
 concurrent clients see the service's rules (unique names, quotas) hold.
+
+The rules are re-implemented here from the service's documentation on purpose, not imported from the
+handler's `copied_snapshot_runtime`: a stand-in that shared the handler's code would agree with its bugs.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from local_cloud.docdb_elastic import errors
 from local_cloud.docdb_elastic.clock import Clock, SystemClock, iso
 from local_cloud.docdb_elastic.faults import Faults
-from local_cloud.docdb_elastic.identity import Caller, partition_of
+from local_cloud.docdb_elastic.identity import PARTITION_REGIONS, Caller, partition_of
 from local_cloud.docdb_elastic.service_model import service_model
 
 ACTIVE = "ACTIVE"
@@ -34,11 +37,14 @@ ENDPOINT_DOMAIN = "docdb-elastic.amazonaws.com"
 
 # Snapshot and cluster names, as the API documentation states them: 1-63 letters, digits or hyphens, a
 # letter first, no trailing hyphen and no two hyphens in a row. The model only bounds the length.
-_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
+# Every rule matches the whole value (`fullmatch`: `$` would also match before a final newline).
+_NAME = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)")
 _ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):docdb-elastic:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"(?P<kind>cluster|cluster-snapshot)/(?P<id>[A-Za-z0-9-]+)$"
+    rf"arn:(?P<partition>{'|'.join(map(re.escape, PARTITION_REGIONS))}):docdb-elastic:"
+    r"(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<kind>cluster|cluster-snapshot)/(?P<id>[A-Za-z0-9-]+)"
 )
+# The namespace of the ids of the account's default keys (any fixed UUID: it only makes them deterministic).
+_DEFAULT_KEY_NAMESPACE = uuid.UUID("8f1d7c52-3c1e-4b6e-9a43-0d6c2f5e7a10")
 
 
 @dataclass(frozen=True)
@@ -57,11 +63,25 @@ class ParsedArn:
     region: str
     kind: str
     resource_id: str
+    partition: str
 
 
 def parse_arn(arn: str) -> ParsedArn | None:
-    found = _ARN.match(arn)
-    return ParsedArn(found["account"], found["region"], found["kind"], found["id"]) if found else None
+    """The parts of a docdb-elastic cluster or snapshot ARN; None for anything else, a trailing newline or a
+    partition AWS does not have included."""
+    found = _ARN.fullmatch(arn)
+    if found is None:
+        return None
+    return ParsedArn(found["account"], found["region"], found["kind"], found["id"], found["partition"])
+
+
+def default_key_arn(account: str, region: str) -> str:
+    """The account's default KMS key in a region, which encrypts what is created without a key (model docs
+    of CreateCluster's `kmsKeyId`: "Your account has a different default encryption key for each Amazon
+    Region"). Assumed: the service reports it as a key ARN; its key id here is derived from account and
+    region, so it is the same on every run."""
+    key_id = uuid.uuid5(_DEFAULT_KEY_NAMESPACE, f"{account}:{region}")
+    return f"arn:{partition_of(region)}:kms:{region}:{account}:key/{key_id}"
 
 
 @dataclass
@@ -113,7 +133,7 @@ class Snapshot:
     cluster_arn: str
     cluster_created_at: float
     admin_user_name: str
-    kms_key_id: str  # "" for an unencrypted snapshot
+    kms_key_id: str  # always a key: elastic cluster snapshots are always encrypted
     snapshot_type: str
     created_at: float
     working_status: str  # CREATING or COPYING until the work settles
@@ -227,6 +247,7 @@ class Backend:
     ) -> Cluster:
         _check_name("clusterName", name)
         _check_tag_count(tags or {})
+        _check_key_region(kms_key_id, caller.region)
         with self._lock:
             now = self.clock.now()
             taken = self._cluster_named(caller.account, caller.region, name)
@@ -239,7 +260,7 @@ class Backend:
                 region=caller.region,
                 created_at=now,
                 ready_at=now + self.durations.cluster,
-                kms_key_id=kms_key_id,
+                kms_key_id=kms_key_id or default_key_arn(caller.account, caller.region),
                 admin_user_name=admin_user_name,
                 auth_type=auth_type,
                 shard_capacity=shard_capacity,
@@ -304,7 +325,7 @@ class Backend:
         with self._lock:
             now = self.clock.now()
             source = self._source(caller, source_arn, now)
-            key = _copy_key(source, caller.region, kms_key_id)
+            key = _copy_key(source, caller, kms_key_id)
             merged = {**(source.tags if copy_tags else {}), **(tags or {})}
             _check_tag_count(merged)
             self._check_new_snapshot(caller, target_name, now)
@@ -450,7 +471,9 @@ class Backend:
     def _new_snapshot(
         self, caller: Caller, *, snapshot_type: str = MANUAL, arn: str | None = None, **values: Any
     ) -> Snapshot:
+        """A snapshot of the caller's account and region; without a key ("") it has the account's default."""
         self._sequence += 1
+        values["kms_key_id"] = values["kms_key_id"] or default_key_arn(caller.account, caller.region)
         snapshot = Snapshot(
             arn=arn or self._arn(caller.account, caller.region, errors.SNAPSHOT),
             account=caller.account,
@@ -485,9 +508,10 @@ class Backend:
         parsed = parse_arn(arn)
         if parsed is None or parsed.kind != errors.SNAPSHOT:
             raise errors.validation(f"{arn} is not a cluster snapshot ARN", "fieldValidationFailed")
+        _check_same_place(arn, parsed, caller)
         self._sweep()
         source = self._snapshots.get(arn)
-        if source is None or source.account != caller.account:
+        if source is None or source.account != caller.account or source.region != caller.region:
             raise errors.not_found(errors.SNAPSHOT, arn)
         status = source.status(now)
         if status != ACTIVE:
@@ -528,7 +552,7 @@ class Backend:
 
 
 def _check_name(member: str, name: str) -> None:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise errors.validation(
             f"{member} '{name}' is invalid: use 1-63 letters, digits or hyphens, starting with a letter, "
             "with no trailing hyphen and no two consecutive hyphens",
@@ -545,25 +569,39 @@ def _check_tag_count(tags: Mapping[str, str]) -> None:
         )
 
 
-def _copy_key(source: Snapshot, region: str, kms_key_id: str | None) -> str:
-    """The key a copy is encrypted with, under the rules of CopyClusterSnapshot's `kmsKeyId`."""
-    if kms_key_id and not source.kms_key_id:
+def _check_same_place(arn: str, source: ParsedArn, caller: Caller) -> None:
+    """Elastic cluster snapshots are copied "within the same region and within the same account"
+    (DocumentDB Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster
+    snapshot"). Assumed: the service refuses any other source with a ValidationException; the wording is
+    this service's own."""
+    here = (caller.partition, caller.region, caller.account)
+    there = (source.partition, source.region, source.account)
+    if there != here:
         raise errors.validation(
-            f"Source snapshot {source.arn} is not encrypted; kmsKeyId cannot be specified",
+            f"Source snapshot {arn} is not in {caller.region} of account {caller.account}: elastic cluster "
+            "snapshots can only be copied within the same region and the same account",
             "fieldValidationFailed",
+            [{"name": "snapshotArn", "message": "not in the same region and account"}],
         )
-    key = parse_arn_region(kms_key_id)
-    if kms_key_id and key is not None and key != region:
+
+
+def _check_key_region(kms_key_id: str | None, region: str) -> None:
+    """KMS keys belong to one region: a key ARN of another region cannot encrypt anything here (model docs
+    of CopyClusterSnapshot's `kmsKeyId`)."""
+    key_region = parse_arn_region(kms_key_id)
+    if key_region is not None and key_region != region:
         raise errors.validation(
-            f"KMS key {kms_key_id} is in {key}; a copy made in {region} needs a key of {region}",
+            f"KMS key {kms_key_id} is in {key_region}; a resource made in {region} needs a key of {region}",
             "fieldValidationFailed",
+            [{"name": "kmsKeyId", "message": "key of another region"}],
         )
-    if source.kms_key_id and not kms_key_id and source.region != region:
-        raise errors.validation(
-            f"Source snapshot {source.arn} is encrypted and in {source.region}; copying it to {region} "
-            f"needs a kmsKeyId of {region}",
-            "fieldValidationFailed",
-        )
+
+
+def _copy_key(source: Snapshot, caller: Caller, kms_key_id: str | None) -> str:
+    """The key a copy is encrypted with: the given one, else the source's ("If you don't specify a value for
+    KmsKeyId, then the copy ... is encrypted with the same AWS KMS key as the source", model docs of
+    CopyClusterSnapshot's `kmsKeyId`). Every source has a key, so any source may be re-encrypted."""
+    _check_key_region(kms_key_id, caller.region)
     return kms_key_id or source.kms_key_id
 
 
