@@ -1,16 +1,16 @@
-"""Helpers for tests of the local docdb-elastic service: a served instance on a manual clock."""
+"""Helpers for tests of the local docdb-elastic service: a served instance on a manual clock, built on the
+service's own pytest fixture."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from local_cloud.docdb_elastic import LocalDocDBElastic, ManualClock
+from local_cloud.docdb_elastic import LocalDocDBElastic, ManualClock, pytest_plugin
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
@@ -52,8 +52,17 @@ def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None
         return error.code, {"headers": dict(error.headers), "body": json.loads(error.read() or b"null")}
 
 
+# The service's own fixture. It is imported rather than enabled with `pytest_plugins`: this module is itself a
+# plugin, and a plugin it enabled would register after it and take back `local_docdb_elastic_options`.
+local_docdb_elastic = pytest_plugin.local_docdb_elastic
+
+
 @pytest.fixture
-def served() -> Iterator[Served]:
-    clock = ManualClock()
-    with LocalDocDBElastic(seed=1, clock=clock) as service:
-        yield Served(service, clock)
+def local_docdb_elastic_options() -> dict[str, Any]:
+    """The project's tests run the service on a manual clock, with a fixed seed."""
+    return {"seed": 1, "clock": ManualClock()}
+
+
+@pytest.fixture
+def served(local_docdb_elastic: LocalDocDBElastic, local_docdb_elastic_options: dict[str, Any]) -> Served:
+    return Served(local_docdb_elastic, local_docdb_elastic_options["clock"])

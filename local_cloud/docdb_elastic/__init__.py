@@ -3,7 +3,11 @@
 Layout, as in a moto backend: `state` (clusters, snapshots and their rules), `operations` (one function per
 operation), `wire` (rest-json in and out), `routing` (routes from the model), `identity` (account and region
 from SigV4), `faults` (throttling, injected errors, latency, copy outcomes), `service` (the WSGI app),
-`control` (the HTTP control API), `server` (serving on loopback) and `__main__` (the CLI).
+`control` (the HTTP control API), `serving` (a WSGI app on loopback), `server` (the service served there),
+`pytest_plugin` (the `local_docdb_elastic` fixture) and `__main__` (the CLI).
+
+It stands alone: it imports nothing else of `local_cloud` (which uses it, and its `serving`), so it can be
+used, and later shipped, on its own.
 """
 
 from local_cloud.docdb_elastic.calls import Call, CallLog

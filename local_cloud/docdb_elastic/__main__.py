@@ -9,8 +9,8 @@ from pathlib import Path
 
 from local_cloud.docdb_elastic.errors import ServiceError
 from local_cloud.docdb_elastic.server import LocalDocDBElastic
+from local_cloud.docdb_elastic.serving import LOOPBACK, stop_on_signals
 from local_cloud.docdb_elastic.state import DEFAULT_SNAPSHOT_QUOTA, Durations
-from local_cloud.serving import LOOPBACK, stop_on_signals
 
 
 def parser() -> argparse.ArgumentParser:

@@ -9,8 +9,7 @@ import boto3
 from botocore.config import Config
 from werkzeug.serving import BaseWSGIServer
 
-from local_cloud import serving
-from local_cloud.docdb_elastic import control, identity
+from local_cloud.docdb_elastic import control, identity, serving
 from local_cloud.docdb_elastic.calls import CallLog
 from local_cloud.docdb_elastic.clock import Clock
 from local_cloud.docdb_elastic.faults import Faults
@@ -19,6 +18,10 @@ from local_cloud.docdb_elastic.state import DEFAULT_SNAPSHOT_QUOTA, Backend, Dur
 
 if TYPE_CHECKING:
     from mypy_boto3_docdb_elastic import DocDBElasticClient
+
+
+# A client's default: one attempt per call, so tests see each injected fault.
+NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 class LocalDocDBElastic(serving.Running):
@@ -68,17 +71,26 @@ class LocalDocDBElastic(serving.Running):
         self._server = None
 
     def client(
-        self, *, region: str = "us-east-1", account: str = identity.DEFAULT_ACCOUNT
+        self,
+        *,
+        region: str = "us-east-1",
+        account: str = identity.DEFAULT_ACCOUNT,
+        config: Config | None = None,
     ) -> DocDBElasticClient:
-        """A boto3 client for this service, acting as `account` in `region`. It makes no retries of its own,
-        so injected faults reach the caller as they happen."""
+        """A boto3 client for this service, acting as `account` in `region`.
+
+        By default it makes no retries of its own, so injected faults reach the caller as they happen. A
+        `config` is merged over that default (its `retries`, timeouts, user agent and the rest win); the
+        endpoint, credentials and region are always the ones this service and the arguments name.
+        """
+        merged = NO_RETRIES if config is None else NO_RETRIES.merge(config)
         return boto3.client(
             "docdb-elastic",
             endpoint_url=self.endpoint_url,
             region_name=region,
             aws_access_key_id=account,
             aws_secret_access_key="local",  # noqa: S106 - the local service checks no secret
-            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+            config=merged,
         )
 
     def seed(self, spec: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -67,8 +67,8 @@ class ParsedArn:
 
 
 def parse_arn(arn: str) -> ParsedArn | None:
-    """The parts of a docdb-elastic cluster or snapshot ARN; None for anything else, a trailing newline or a
-    partition AWS does not have included."""
+    """The parts of a docdb-elastic cluster or snapshot ARN; None for anything else, including a value with a
+    trailing newline and a partition AWS does not have."""
     found = _ARN.fullmatch(arn)
     if found is None:
         return None
