@@ -63,9 +63,10 @@ class Context:
     function_name: str = FUNCTION_NAME
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
     aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    remaining_millis: int = 300_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+        return self.remaining_millis
 
 
 def properties(**overrides: Any) -> dict[str, Any]:

@@ -3,9 +3,13 @@ foreign touched."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 
-from copied_snapshot_runtime import decisions, rules
+from copied_snapshot_runtime import decisions, invocation, rules
+from copied_snapshot_runtime import handler as copy_handler
 from copied_snapshot_runtime.properties import CopyProperties
 from tests import test_handler
 from tests.handler_harness import (
@@ -16,10 +20,11 @@ from tests.handler_harness import (
     STACK_ID,
     Aws,
     CloudFormationEndpoint,
+    Context,
     event,
     properties,
 )
-from tests.test_handler import expect_owned, invoke
+from tests.test_handler import NEW_ARN, expect_copy, expect_owned, invoke, owner, start_create
 
 # The fixtures of the handler's life-cycle tests: stubbed AWS, the ResponseURL, no secret in any log.
 aws = test_handler.aws
@@ -116,3 +121,124 @@ def test_update_of_an_id_that_is_not_a_snapshot_here_fails_before_any_call(
     assert response["Status"] == "FAILED"
     assert f"is not a snapshot of {REGION}/{ACCOUNT}" in response["Reason"]
     assert aws.calls == []
+
+
+# No orphan on a Lambda timeout --------------------------------------------------------------------------
+
+# Remaining time of an invocation whose timeout answer goes out after 0.3 s.
+SHORT_MILLIS = 400
+
+
+def slow(client: Any, operation: str, seconds: float = 1.0) -> None:
+    """Makes `operation` of `client` take `seconds`, so that the invocation runs out of time during it."""
+    service = client.meta.service_model.endpoint_prefix
+    client.meta.events.register(
+        f"provide-client-params.{service}.{operation}", lambda **_: time.sleep(seconds)
+    )
+
+
+def aws_docdb_client() -> Any:
+    return invocation.service()._client
+
+
+def invoke_short(message: dict[str, Any]) -> None:
+    copy_handler.handler(message, Context(remaining_millis=SHORT_MILLIS))
+
+
+def test_a_create_timing_out_after_the_copy_started_answers_with_the_copy_arn(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    aws.expect_source()
+    expect_copy(aws)
+    aws.expect_polling_setup()
+    slow(invocation.helper._events_client, "PutRule")
+    invoke_short(event("Create", cfn.url))
+    [response] = cfn.responses
+    assert (response["Status"], response["Reason"]) == ("FAILED", "Execution timed out")
+    assert response["PhysicalResourceId"] == COPY_ARN  # the rollback's Delete removes the copy
+
+
+def test_a_create_timing_out_before_the_copy_answered_answers_with_a_made_up_id(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    aws.expect_source()
+    expect_copy(aws)
+    aws.expect_polling_setup()
+    slow(aws_docdb_client(), "CopyClusterSnapshot")
+    invoke_short(event("Create", cfn.url))
+    [response] = cfn.responses
+    assert (response["Status"], response["Reason"]) == ("FAILED", "Execution timed out")
+    assert response["PhysicalResourceId"].startswith("SnapshotCopyStack_OrdersCopy_")
+
+
+def test_a_poll_running_out_of_time_does_not_answer(
+    aws: Aws, cfn: CloudFormationEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    poll = start_create(aws, cfn)
+    aws.expect_get("COPYING")
+    slow(aws_docdb_client(), "GetClusterSnapshot")
+    invoke_short(poll)
+    assert cfn.responses == []
+    assert "poll ran out of time; the next poll asks again" in caplog.text
+
+
+def test_an_update_timing_out_after_its_replacement_started_names_the_replacement(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    old, new = properties(), properties(TargetSnapshotName="orders-copy-v2")
+    expect_owned(aws)
+    aws.expect_source()
+    expect_copy(aws, name="orders-copy-v2", arn=NEW_ARN, props=new)
+    aws.expect_polling_setup()
+    slow(invocation.helper._events_client, "PutRule")
+    invoke_short(event("Update", cfn.url, new, physical_id=COPY_ARN, old_props=old))
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert response["PhysicalResourceId"] == COPY_ARN  # the resource is still the old copy
+    assert response["Reason"].startswith(f"Execution timed out; the replacement copy {NEW_ARN} was started")
+
+
+def list_holding_name(aws: Aws, arn: str = COPY_ARN, name: str = "orders-copy") -> None:
+    summary = {"clusterArn": "c", "snapshotArn": arn, "snapshotCreationTime": "t", "status": "COPYING"}
+    aws.docdb.add_response("list_cluster_snapshots", {"snapshots": [{**summary, "snapshotName": name}]}, {})
+
+
+def test_delete_by_a_made_up_id_finds_the_copy_of_a_create_that_never_answered(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    """A Create that timed out (or that CloudFormation cancelled) before it knew the copy's ARN."""
+    list_holding_name(aws)
+    aws.expect_tags({rules.OWNER_TAG: owner()})
+    aws.expect_delete()
+    aws.expect_polling_setup()
+    invoke(event("Delete", cfn.url, properties(), physical_id="SnapshotCopyStack_OrdersCopy_K3J5H2QZ"))
+    assert cfn.responses == []
+    assert aws.poll_event()["CrHelperData"]["SnapshotArn"] == COPY_ARN
+    aws.expect_gone()
+    aws.expect_polling_teardown()
+    invoke(aws.poll_event())
+    [response] = cfn.responses
+    assert (response["Status"], response["PhysicalResourceId"]) == (
+        "SUCCESS",
+        "SnapshotCopyStack_OrdersCopy_K3J5H2QZ",
+    )
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {},
+        {rules.OWNER_TAG: other_owner()},
+        # Made by this stack name and logical id, but from another stack of that name (a retained copy).
+        {rules.OWNER_TAG: other_owner(stack_id=STACK_ID.replace("0f5c7a40", "99999999"))},
+    ],
+)
+def test_delete_by_a_made_up_id_leaves_a_snapshot_holding_the_name_for_anyone_else(
+    aws: Aws, cfn: CloudFormationEndpoint, tags: dict[str, str]
+) -> None:
+    list_holding_name(aws)
+    aws.expect_tags(tags)
+    invoke(event("Delete", cfn.url, properties(), physical_id="SnapshotCopyStack_OrdersCopy_K3J5H2QZ"))
+    [response] = cfn.responses
+    assert response["Status"] == "SUCCESS"
+    assert "DeleteClusterSnapshot" not in aws.operations()
