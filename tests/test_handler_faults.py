@@ -3,12 +3,13 @@ foreign touched."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import pytest
 
-from copied_snapshot_runtime import decisions, invocation, rules
+from copied_snapshot_runtime import decisions, invocation, response, rules
 from copied_snapshot_runtime import handler as copy_handler
 from copied_snapshot_runtime.properties import CopyProperties
 from tests import test_handler
@@ -23,6 +24,7 @@ from tests.handler_harness import (
     Context,
     event,
     properties,
+    snapshot,
 )
 from tests.test_handler import NEW_ARN, expect_copy, expect_owned, invoke, owner, start_create
 
@@ -242,3 +244,64 @@ def test_delete_by_a_made_up_id_leaves_a_snapshot_holding_the_name_for_anyone_el
     [response] = cfn.responses
     assert response["Status"] == "SUCCESS"
     assert "DeleteClusterSnapshot" not in aws.operations()
+
+
+# No orphan on a lost answer -----------------------------------------------------------------------------
+
+
+def test_an_answer_not_delivered_keeps_the_polling_rule_and_the_next_poll_answers_again(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(response, "ATTEMPTS", 1)
+    poll = start_create(aws, cfn)
+    cfn.statuses = [503]
+    aws.expect_get("ACTIVE")
+    invoke(poll)
+    assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS"]
+    assert "DeleteRule" not in aws.operations() and "RemoveTargets" not in aws.operations()
+    assert "the polling rule stays and the next poll answers" in caplog.text
+    aws.expect_get("ACTIVE")
+    aws.expect_polling_teardown()
+    invoke(poll)
+    assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS", "SUCCESS"]
+    assert aws.operations().count("DeleteRule") == 1
+
+
+def test_an_answer_not_delivered_after_cloudformation_stopped_waiting_ends_polling(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(response, "ATTEMPTS", 1)
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0)
+    poll = start_create(aws, cfn)
+    assert poll["CrHelperData"]["AnswerBy"] == 1000.0 + 3600  # CloudFormation's default ServiceTimeout
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0 + 3601)
+    cfn.statuses = [503]
+    aws.expect_get("ACTIVE")
+    aws.expect_polling_teardown()
+    invoke(poll)
+    assert "CloudFormation no longer waits; polling ends" in caplog.text
+
+
+def test_the_service_timeout_passed_along_sets_how_long_an_answer_is_tried(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0)
+    aws.expect_source()
+    aws.docdb.add_response("copy_cluster_snapshot", {"snapshot": snapshot("COPYING")})
+    aws.expect_polling_setup()
+    invoke(event("Create", cfn.url, properties(ServiceTimeout="2100")))
+    assert aws.poll_event()["CrHelperData"]["AnswerBy"] == 1000.0 + 2100
+
+
+def test_a_repeated_answer_refused_by_the_used_url_ends_polling_without_a_failure_logged(
+    aws: Aws, cfn: CloudFormationEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    poll = start_create(aws, cfn)
+    cfn.statuses = [403]
+    aws.expect_get("ACTIVE")
+    aws.expect_polling_teardown()
+    with caplog.at_level(logging.INFO):
+        invoke(poll)
+    assert len(cfn.responses) == 1
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert "the URL has taken an answer already or expired (assumed)" in caplog.text
