@@ -133,13 +133,15 @@ class Aws:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     sleeps: list[float] = field(default_factory=list)
     # What ListTargetsByRule finds, asked at the start of every poll: "armed" (the rule and its target),
-    # "no target" or "gone". Answered outside the Stubber's queue, which tests fill before each poll.
+    # "no target", "gone" or "denied" (no permission). Answered outside the Stubber's queue, which tests
+    # fill before each poll.
     rule: str = "armed"
 
     def list_targets(self, **params: Any) -> dict[str, Any]:
         self.calls.append(("ListTargetsByRule", params))
-        if self.rule == "gone":
-            error: Any = {"Error": {"Code": "ResourceNotFoundException", "Message": "Rule does not exist."}}
+        if self.rule in ("gone", "denied"):
+            code = "ResourceNotFoundException" if self.rule == "gone" else "AccessDeniedException"
+            error: Any = {"Error": {"Code": code, "Message": self.rule}}
             raise ClientError(error, "ListTargetsByRule")
         return {"Targets": [{"Id": "1", "Arn": "function"}] if self.rule == "armed" else []}
 

@@ -305,3 +305,63 @@ def test_a_repeated_answer_refused_by_the_used_url_ends_polling_without_a_failur
     assert len(cfn.responses) == 1
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
     assert "the URL has taken an answer already or expired (assumed)" in caplog.text
+
+
+# Repeated deliveries ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", ["gone", "no target"])
+def test_a_poll_whose_rule_or_target_is_gone_exits_without_answering(
+    aws: Aws, cfn: CloudFormationEndpoint, rule: str
+) -> None:
+    poll = start_create(aws, cfn)
+    calls_before = len(aws.calls)
+    aws.rule = rule
+    invoke(poll)
+    assert cfn.responses == []
+    assert aws.operations()[calls_before:] == ["ListTargetsByRule"]
+
+
+def test_a_poll_that_may_not_check_its_rule_goes_on(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    poll = start_create(aws, cfn)
+    aws.rule = "denied"
+    aws.expect_get("ACTIVE")
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [answer] = cfn.responses
+    assert answer["Status"] == "SUCCESS"
+
+
+def test_removing_a_rule_and_target_already_gone_is_not_a_failure(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    poll = start_create(aws, cfn)
+    aws.expect_get("ACTIVE")
+    aws.events.add_client_error("remove_targets", "ResourceNotFoundException", "Rule does not exist.", 400)
+    aws.events.add_client_error("delete_rule", "ResourceNotFoundException", "Rule does not exist.", 400)
+    invoke(poll)
+    [answer] = cfn.responses
+    assert answer["Status"] == "SUCCESS"
+
+
+def test_a_finished_request_delivered_again_never_answers_again(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    poll = start_create(aws, cfn)
+    aws.expect_get("ACTIVE")
+    aws.expect_polling_teardown()
+    invoke(poll)
+    aws.rule = "gone"  # the first delivery's teardown deleted it
+    invoke(poll)
+    assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS"]
+    assert aws.operations().count("GetClusterSnapshot") == 2  # the source, then the one finishing poll
+
+
+def test_a_delete_delivered_again_after_the_copy_is_gone_succeeds(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    aws.expect_tags(None)
+    invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
+    aws.expect_tags(None)
+    invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
+    assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS", "SUCCESS"]
