@@ -365,3 +365,76 @@ def test_a_delete_delivered_again_after_the_copy_is_gone_succeeds(
     aws.expect_tags(None)
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
     assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS", "SUCCESS"]
+
+
+# A failed replacement still copying ---------------------------------------------------------------------
+
+
+def start_replacement(aws: Aws, cfn: CloudFormationEndpoint) -> dict[str, Any]:
+    """An Update whose replacement copy (NEW_ARN) started; returns the poll event."""
+    old, new = properties(), properties(TargetSnapshotName="orders-copy-v2")
+    expect_owned(aws)
+    aws.expect_source()
+    expect_copy(aws, name="orders-copy-v2", arn=NEW_ARN, props=new)
+    aws.expect_polling_setup()
+    invoke(event("Update", cfn.url, new, physical_id=COPY_ARN, old_props=old))
+    assert cfn.responses == []
+    return aws.poll_event()
+
+
+def denied(aws: Aws, operation: str, arn: str = NEW_ARN) -> None:
+    aws.docdb.add_client_error(
+        operation, "AccessDeniedException", "not allowed", 403, expected_params={"snapshotArn": arn}
+    )
+
+
+def test_a_failed_replacement_still_copying_is_asked_again_at_each_poll_until_deleted(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    poll = start_replacement(aws, cfn)
+    denied(aws, "get_cluster_snapshot")
+    aws.expect_delete_refused("ConflictException", 409, arn=NEW_ARN)
+    invoke(poll)
+    assert cfn.responses == []  # the replacement is still copying: its deletion is asked again
+    denied(aws, "get_cluster_snapshot")
+    aws.expect_delete(NEW_ARN)
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [answer] = cfn.responses
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"] == f"reading copy {NEW_ARN} failed: AccessDeniedException: not allowed"
+    assert answer["PhysicalResourceId"] == COPY_ARN
+
+
+def test_a_failed_replacement_still_copying_at_the_deadline_is_named_for_the_user_to_delete(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poll = start_replacement(aws, cfn)
+    monkeypatch.setattr(invocation, "clock", lambda: float(poll["CrHelperData"]["Deadline"]) + 1)
+    aws.expect_get("COPYING", arn=NEW_ARN)
+    aws.expect_delete_refused("ConflictException", 409, arn=NEW_ARN)
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [answer] = cfn.responses
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith(
+        f"delete replacement copy {NEW_ARN} yourself (it was still busy at the deadline and refused "
+        "deletion); it failed: was not ACTIVE within 1800 seconds (status COPYING)"
+    )
+    assert answer["PhysicalResourceId"] == COPY_ARN
+
+
+def test_a_failed_replacement_that_cannot_be_deleted_is_named_for_the_user_to_delete(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    poll = start_replacement(aws, cfn)
+    aws.expect_get("INACCESSIBLE_ENCRYPTION_CREDS", arn=NEW_ARN)
+    denied(aws, "delete_cluster_snapshot")
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [answer] = cfn.responses
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"] == (
+        f"delete replacement copy {NEW_ARN} yourself (deleting it failed: AccessDeniedException); it failed: "
+        "ended in status INACCESSIBLE_ENCRYPTION_CREDS and will not become ACTIVE"
+    )

@@ -173,6 +173,12 @@ def update(request: Request, context: Any) -> Outcome:
     return Done(arn, decisions.attributes(snapshot))
 
 
+def _left_behind(arn: str, why: str, reason: str) -> Failed:
+    """A FAILED answer that first names the replacement the user must delete (reasons are cut at 256)."""
+    cause = reason.removeprefix(f"copy {arn} ")
+    return Failed(f"delete replacement copy {arn} yourself ({why}); it failed: {cause}")
+
+
 def _discard_failed_copy(request: Request, arn: str, reason: str) -> Outcome:
     """A replacement copy that failed is not the resource's: delete it rather than leak it.
 
@@ -183,9 +189,7 @@ def _discard_failed_copy(request: Request, arn: str, reason: str) -> Outcome:
         deletion = invocation.service().delete(arn)
     except ClientError as error:
         logger.exception({"message": "could not delete failed replacement copy", "SnapshotArn": arn})
-        return Failed(
-            f"{reason}; deleting the failed replacement copy failed ({error_code(error)}): delete {arn}"
-        )
+        return _left_behind(arn, f"deleting it failed: {error_code(error)}", reason)
     logger.warning({"message": f"failed replacement copy: delete {deletion.value}", "SnapshotArn": arn})
     if deletion is not Deletion.BUSY:
         return Failed(reason)
@@ -194,7 +198,7 @@ def _discard_failed_copy(request: Request, arn: str, reason: str) -> Outcome:
             {"message": "failed replacement copy still busy, asking again next poll", "Reason": reason}
         )
         return Waiting()
-    return Failed(f"{reason}; the failed replacement copy is still busy and was not deleted: delete {arn}")
+    return _left_behind(arn, "it was still busy at the deadline and refused deletion", reason)
 
 
 def poll_update(request: Request, context: Any) -> Outcome:
