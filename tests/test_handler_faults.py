@@ -17,6 +17,7 @@ from tests.handler_harness import (
     ACCOUNT,
     COPY_ARN,
     REGION,
+    SIGNATURE,
     SOURCE_ARN,
     STACK_ID,
     Aws,
@@ -438,3 +439,102 @@ def test_a_failed_replacement_that_cannot_be_deleted_is_named_for_the_user_to_de
         f"delete replacement copy {NEW_ARN} yourself (deleting it failed: AccessDeniedException); it failed: "
         "ended in status INACCESSIBLE_ENCRYPTION_CREDS and will not become ACTIVE"
     )
+
+
+# Malformed events ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["StackId", "RequestId", "LogicalResourceId", "ResponseURL"])
+def test_an_event_missing_what_its_answer_needs_is_never_answered_with_another_requests(
+    aws: Aws, cfn: CloudFormationEndpoint, caplog: pytest.LogCaptureFixture, missing: str
+) -> None:
+    aws.expect_tags(None)
+    invoke(event("Delete", cfn.url, physical_id=COPY_ARN))  # leaves its ids and URL in crhelper's object
+    other = CloudFormationEndpoint()
+    try:
+        message = event("Delete", other.url, physical_id=NEW_ARN)
+        message["RequestId"] = "delete-request-2"
+        del message[missing]
+        invoke(message)
+    finally:
+        other.close()
+    assert len(cfn.responses) == 1 and other.responses == []
+    assert aws.operations() == ["ListTagsForResource"]
+    assert f"event not answered: the event lacks {missing}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"ftp://example.com/cloudformation-response?{SIGNATURE}",
+        f"cloudformation-response?{SIGNATURE}",
+        f"https://example.com/cloudformation-response?{SIGNATURE}\r\nHost: elsewhere",
+    ],
+)
+def test_a_malformed_response_url_is_not_answered_nor_logged(
+    aws: Aws, caplog: pytest.LogCaptureFixture, url: str
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        invoke(event("Delete", url, physical_id=COPY_ARN))
+    assert aws.calls == []
+    assert "event not answered: the event's ResponseURL is not an http(s) URL" in caplog.text
+
+
+@pytest.mark.parametrize("message", [[], "Create", None])
+def test_an_event_that_is_not_a_map_is_not_answered(aws: Aws, message: Any) -> None:
+    copy_handler.handler(message, Context())
+    assert aws.calls == []
+
+
+@pytest.mark.parametrize(("request_type", "physical_id"), [("Replace", COPY_ARN), ("create", None)])
+def test_an_unknown_request_type_fails_naming_the_accepted_ones(
+    aws: Aws, cfn: CloudFormationEndpoint, request_type: str, physical_id: str | None
+) -> None:
+    invoke(event(request_type, cfn.url, physical_id=physical_id))
+    [answer] = cfn.responses
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"] == (f"unknown RequestType {request_type!r}; accepted are Create, Update, Delete")
+    assert (answer["StackId"], answer["RequestId"], answer["LogicalResourceId"]) == (
+        STACK_ID,
+        f"{request_type.lower()}-request-1",
+        "OrdersCopy",
+    )
+    assert answer["PhysicalResourceId"].startswith(
+        COPY_ARN if physical_id else "SnapshotCopyStack_OrdersCopy_"
+    )
+    assert aws.calls == []
+
+
+@pytest.mark.parametrize(
+    ("tags", "reason"),
+    [
+        ("team=data", "Tags must be a list of {Key, Value}, got str"),
+        (
+            [{"Key": "team", "Value": None}],
+            "Tags[0] must have a string Key and Value, got Key str and Value null",
+        ),
+        (
+            [{"Key": "team", "Value": {"nested": "map"}}],
+            "Tags[0] must have a string Key and Value, got Key str and Value a map",
+        ),
+        (["team"], "Tags[0] must be {Key, Value}, got str"),
+    ],
+)
+def test_tags_of_the_wrong_shape_are_refused_clearly_and_the_rollback_update_succeeds(
+    aws: Aws, cfn: CloudFormationEndpoint, tags: object, reason: str
+) -> None:
+    good, bad = properties(), properties(Tags=tags)
+    invoke(event("Update", cfn.url, bad, physical_id=COPY_ARN, old_props=good))
+    [refused] = cfn.responses
+    assert (refused["Status"], refused["Reason"], refused["PhysicalResourceId"]) == (
+        "FAILED",
+        reason,
+        COPY_ARN,
+    )
+    assert aws.calls == []
+    # CloudFormation rolls back with old and new swapped.
+    expect_owned(aws)
+    aws.docdb.add_response("tag_resource", {}, {"resourceArn": COPY_ARN, "tags": {"team": "data"}})
+    aws.expect_get("ACTIVE")
+    invoke(event("Update", cfn.url, good, physical_id=COPY_ARN, old_props=bad))
+    assert [answer["Status"] for answer in cfn.responses] == ["FAILED", "SUCCESS"]
