@@ -12,6 +12,7 @@ import pytest
 from copied_snapshot_runtime import decisions, invocation, response, rules
 from copied_snapshot_runtime import handler as copy_handler
 from copied_snapshot_runtime.properties import CopyProperties
+from copied_snapshot_runtime.resource import AnswerNotDelivered
 from tests import test_handler
 from tests.handler_harness import (
     ACCOUNT,
@@ -292,6 +293,19 @@ def test_the_service_timeout_passed_along_sets_how_long_an_answer_is_tried(
     aws.expect_polling_setup()
     invoke(event("Create", cfn.url, properties(ServiceTimeout="2100")))
     assert aws.poll_event()["CrHelperData"]["AnswerBy"] == 1000.0 + 2100
+
+
+def test_a_first_answer_not_delivered_fails_the_invocation_so_that_lambda_runs_it_again(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(response, "ATTEMPTS", 1)
+    cfn.statuses = [503]
+    aws.expect_tags(None)
+    with pytest.raises(AnswerNotDelivered):
+        invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
+    aws.expect_tags(None)
+    invoke(event("Delete", cfn.url, physical_id=COPY_ARN))  # Lambda's retry
+    assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS", "SUCCESS"]
 
 
 def test_a_repeated_answer_refused_by_the_used_url_ends_polling_without_a_failure_logged(

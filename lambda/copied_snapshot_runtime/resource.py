@@ -14,7 +14,8 @@ between crhelper and the handler's functions.
 - A poll whose rule or target is already gone (a repeated delivery of a finished request) exits without
   answering; removing a rule or target that is gone is not an error.
 - The polling rule stays until the answer is delivered, or until CloudFormation's ServiceTimeout has passed:
-  a later poll answers again.
+  a later poll answers again. A first invocation whose answer was not delivered fails, so that Lambda's
+  retries of an asynchronous invocation (two) run it again.
 - INFO logging as JSON (crhelper logs whole events, ResponseURL included, at DEBUG); no sleep on Delete.
 - Polls once a minute; an outcome that needs no waiting is answered at once.
 - Polling rules get names under one prefix that the construct's IAM policy and its one static Lambda
@@ -73,6 +74,10 @@ def _not_found(error: ClientError) -> bool:
     return str(error.response.get("Error", {}).get("Code")) == "ResourceNotFoundException"
 
 
+class AnswerNotDelivered(RuntimeError):
+    """A first invocation's answer did not reach CloudFormation and no polling rule will send it again."""
+
+
 # crhelper has no type information; its CfnResource is typed as Any here.
 _CfnResource: Any = resource_helper.CfnResource
 Function = Callable[[Request, Any], outcomes.Outcome]
@@ -115,6 +120,7 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         self._answer_now = False
         self._finishing_poll = False
         self._copy_arn: str | None = None
+        self._answer_lost = False
 
     def remember_copy(self, arn: str) -> None:
         """The copy this invocation made: the physical id of a Create's timeout answer."""
@@ -142,6 +148,9 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             logger.info({"message": "polling rule or target already gone: this request was answered"})
             return
         super().__call__(event, context)
+        if self._answer_lost:
+            # No polling rule will answer again: Lambda invokes a failed asynchronous invocation again.
+            raise AnswerNotDelivered("the answer could not be delivered; failing so that Lambda retries")
 
     def _answer_unknown_type(self, request: Request, context: Any) -> None:
         self.StackId, self.RequestId, self.LogicalResourceId = (
@@ -260,9 +269,12 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             deliveries.append(response.send_response(url, body, attempts=attempts or response.ATTEMPTS))
 
         super()._send(status, shorten_reason(reason), send_response=deliver)
+        delivery = deliveries[-1] if deliveries else response.Delivery.UNDELIVERED
+        request = self._request
+        self._answer_lost = bool(request and not request.poll and delivery is response.Delivery.UNDELIVERED)
         if self._finishing_poll:
             self._finishing_poll = False
-            self._end_polling(deliveries[-1] if deliveries else response.Delivery.UNDELIVERED)
+            self._end_polling(delivery)
 
     def _end_polling(self, delivery: response.Delivery) -> None:
         """Removes the polling rule once the answer is settled; keeps it while CloudFormation waits."""
