@@ -519,6 +519,19 @@ def test_an_unknown_request_type_fails_naming_the_accepted_ones(
     assert aws.calls == []
 
 
+def test_an_event_without_request_type_fails_naming_the_accepted_ones(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    message = event("Create", cfn.url)
+    del message["RequestType"]
+    invoke(message)
+    [answer] = cfn.responses
+    assert (answer["Status"], answer["Reason"]) == (
+        "FAILED",
+        "unknown RequestType ''; accepted are Create, Update, Delete",
+    )
+
+
 @pytest.mark.parametrize(
     ("tags", "reason"),
     [

@@ -140,7 +140,15 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             logger.error({"message": f"event not answered: {error}"})
             return
         self._request = request
-        self._log_setup(event, context)
+        log_helper.setup(  # crhelper's `_log_setup`, from the checked request (RequestType may be missing)
+            self._log_level,
+            boto_level=self._boto_level,
+            RequestType=request.request_type[:64],
+            StackId=request.stack_id,
+            RequestId=request.request_id,
+            LogicalResourceId=request.logical_id,
+            aws_request_id=getattr(context, "aws_request_id", ""),
+        )
         if not request.known_type:
             self._answer_unknown_type(request, context)
             return
