@@ -382,6 +382,35 @@ def test_a_delete_delivered_again_after_the_copy_is_gone_succeeds(
     assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS", "SUCCESS"]
 
 
+def test_a_replacement_delivered_again_after_the_old_copy_was_deleted_adopts_its_copy(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    """Lambda's retry of an Update that already answered SUCCESS never answers FAILED."""
+    old, new = properties(), properties(TargetSnapshotName="orders-copy-v2")
+    aws.expect_tags(None)  # CloudFormation deleted the old copy after the first delivery succeeded
+    aws.expect_source()
+    aws.docdb.add_client_error("copy_cluster_snapshot", "ConflictException", "name in use", 409)
+    list_holding_name(aws, arn=NEW_ARN, name="orders-copy-v2")
+    aws.expect_tags({rules.OWNER_TAG: owner(new)}, NEW_ARN)
+    aws.expect_polling_setup()
+    invoke(event("Update", cfn.url, new, physical_id=COPY_ARN, old_props=old))
+    aws.expect_get("ACTIVE", arn=NEW_ARN)
+    aws.expect_polling_teardown()
+    invoke(aws.poll_event())
+    [answer] = cfn.responses
+    assert (answer["Status"], answer["PhysicalResourceId"]) == ("SUCCESS", NEW_ARN)
+
+
+def test_a_tag_update_of_a_copy_gone_fails_naming_it(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    aws.expect_tags(None)
+    invoke(event("Update", cfn.url, properties(), physical_id=COPY_ARN, old_props=properties(Tags=[])))
+    [answer] = cfn.responses
+    assert answer["Status"] == "FAILED"
+    assert (
+        answer["Reason"] == f"copy {COPY_ARN} no longer exists; remove it from the stack or change its name"
+    )
+
+
 # A failed replacement still copying ---------------------------------------------------------------------
 
 

@@ -107,8 +107,9 @@ def _old_properties(raw: object) -> properties.CopyProperties:
         return properties.read_unchecked(raw)
 
 
-def _owner_of_current(request: Request, context: Any) -> str:
-    """The ownership tag of the copy an Update is asked to change; fails unless it is this resource's."""
+def _owner_of_current(request: Request, context: Any) -> str | None:
+    """The ownership tag of the copy an Update is asked to change, None when it is gone; fails unless it is
+    this resource's."""
     arn = request.physical_id or ""
     account, region = invocation.account_and_region(context)
     me = decisions.owner_name(request.stack_id, request.logical_id)
@@ -122,9 +123,7 @@ def _owner_of_current(request: Request, context: Any) -> str:
     except ClientError as error:
         raise invocation.failure(error, f"reading the tags of copy {arn}") from error
     if tags is None:
-        raise invocation.CopyFailed(
-            f"copy {arn} no longer exists; remove it from the stack or change its name"
-        )
+        return None
     owner = tags.get(rules.OWNER_TAG)
     if not decisions.owned_by(owner, request.stack_id, request.logical_id):
         raise invocation.CopyFailed(
@@ -154,10 +153,16 @@ def update(request: Request, context: Any) -> Outcome:
         _refuse_other_place(new, context)
     current_owner = _owner_of_current(request, context)
     arn = str(request.physical_id)
-    # A copy made from exactly these properties (as after a rolled-back update) needs no replacement.
+    # A copy made from exactly these properties (as after a rolled-back update) needs no replacement. One
+    # gone needs one all the more: a replacement delivered again after CloudFormation deleted the old copy
+    # adopts the copy its first delivery made.
     if replace and current_owner != decisions.owner_tag_value(request.stack_id, request.logical_id, new):
         name = decisions.replacement_name(old, new, request.request_id)
         return _start_copy(request, new, name, invocation.service())
+    if current_owner is None:
+        raise invocation.CopyFailed(
+            f"copy {arn} no longer exists; remove it from the stack or change its name"
+        )
     changes = decisions.tag_changes(old.tags, new.tags)
     try:
         invocation.service().untag(arn, changes.to_remove)
