@@ -18,6 +18,7 @@ from tests.handler_harness import (
     ACCOUNT,
     COPY_ARN,
     REGION,
+    RULE_ARN,
     SIGNATURE,
     SOURCE_ARN,
     STACK_ID,
@@ -246,6 +247,20 @@ def test_delete_by_a_made_up_id_leaves_a_snapshot_holding_the_name_for_anyone_el
     [response] = cfn.responses
     assert response["Status"] == "SUCCESS"
     assert "DeleteClusterSnapshot" not in aws.operations()
+
+
+def test_a_polling_rule_whose_target_could_not_be_put_is_deleted_and_the_copy_reported(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    aws.expect_source()
+    expect_copy(aws)
+    aws.events.add_response("put_rule", {"RuleArn": RULE_ARN})
+    aws.events.add_client_error("put_targets", "LimitExceededException", "too many targets", 400)
+    aws.events.add_response("delete_rule", {}, {"Name": RULE_ARN.split("/")[1]})
+    invoke(event("Create", cfn.url))
+    [answer] = cfn.responses
+    assert answer["Status"] == "FAILED" and "LimitExceededException" in answer["Reason"]
+    assert answer["PhysicalResourceId"] == COPY_ARN  # the rollback's Delete removes the copy
 
 
 # No orphan on a lost answer -----------------------------------------------------------------------------

@@ -239,6 +239,19 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             self._send_response = True
             self._finishing_poll = request.poll
 
+    def _setup_polling(self) -> None:
+        """crhelper's, but a rule whose target could not be put is deleted rather than left behind."""
+        try:
+            super()._setup_polling()
+        except Exception:
+            rule_arn = self._event.get("CrHelperRule")
+            if rule_arn:
+                try:
+                    self._delete_rule(str(rule_arn))
+                except ClientError:
+                    logger.exception({"message": "could not delete the polling rule", "Rule": str(rule_arn)})
+            raise
+
     def _set_timeout(self) -> None:
         remaining = self._context.get_remaining_time_in_millis() / 1000
         self._timer = threading.Timer(timeout_after(remaining), self._timeout)
