@@ -150,7 +150,7 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             aws_request_id=getattr(context, "aws_request_id", ""),
         )
         if not request.known_type:
-            self._answer_unknown_type(request, context)
+            self._answer_unknown_type(request)
             return
         if request.poll and not self._rule_armed(request):
             logger.info({"message": "polling rule or target already gone: this request was answered"})
@@ -160,7 +160,7 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             # No polling rule will answer again: Lambda invokes a failed asynchronous invocation again.
             raise AnswerNotDelivered("the answer could not be delivered; failing so that Lambda retries")
 
-    def _answer_unknown_type(self, request: Request, context: Any) -> None:
+    def _answer_unknown_type(self, request: Request) -> None:
         self.StackId, self.RequestId, self.LogicalResourceId = (
             request.stack_id,
             request.request_id,
