@@ -187,6 +187,33 @@ def test_a_poll_running_out_of_time_does_not_answer(
     assert "poll ran out of time; the next poll asks again" in caplog.text
 
 
+def test_a_poll_running_out_of_time_past_the_deadline_answers_and_ends_polling(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poll = start_create(aws, cfn)
+    monkeypatch.setattr(invocation, "clock", lambda: float(poll["CrHelperData"]["Deadline"]) + 1)
+    aws.expect_polling_teardown()
+    aws.expect_get("COPYING")
+    slow(aws_docdb_client(), "GetClusterSnapshot")
+    invoke_short(poll)
+    [answer] = cfn.responses
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"] == "Execution timed out after the 1800 second CopiedSnapshot timeout"
+    assert answer["PhysicalResourceId"] == COPY_ARN
+
+
+def test_a_poll_running_out_of_time_after_cloudformation_stopped_waiting_only_ends_polling(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poll = start_create(aws, cfn)
+    monkeypatch.setattr(invocation, "clock", lambda: float(poll["CrHelperData"]["AnswerBy"]) + 1)
+    aws.expect_polling_teardown()
+    aws.expect_get("COPYING")
+    slow(aws_docdb_client(), "GetClusterSnapshot")
+    invoke_short(poll)
+    assert cfn.responses == []
+
+
 def test_an_update_timing_out_after_its_replacement_started_names_the_replacement(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:

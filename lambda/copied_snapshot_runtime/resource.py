@@ -121,6 +121,7 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         self._finishing_poll = False
         self._copy_arn: str | None = None
         self._answer_lost = False
+        self._timed_out = False
 
     def remember_copy(self, arn: str) -> None:
         """The copy this invocation made: the physical id of a Create's timeout answer."""
@@ -259,28 +260,50 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         self._timer.start()
 
     def _timeout(self) -> None:
+        """crhelper's answer just before the Lambda's end, carrying the copy this invocation knows of.
+
+        A poll answers only once the deadline has passed (the next poll would fail the same way), and
+        past CloudFormation's ServiceTimeout it only removes its rule.
+        """
         request = self._request
         if request is None:
             return
-        if request.poll:
+        now = self._clock()
+        deadline = request.data.get(outcomes.DEADLINE)
+        if request.poll and (deadline is None or now <= float(deadline)):
             logger.warning({"message": "poll ran out of time; the next poll asks again"})
             return
-        logger.error(
-            {"message": "execution is about to time out, answering FAILED", "SnapshotArn": self._copy_arn}
-        )
+        self._timed_out = True  # whatever the invocation still does, it answers nothing more
+        if request.poll and now > float(request.data.get(outcomes.ANSWER_BY, now)):
+            logger.error({"message": "poll ran out of time and CloudFormation no longer waits; polling ends"})
+            self._remove_polling()
+            return
+        copy_arn = self._copy_arn or (str(request.data.get(outcomes.SNAPSHOT_ARN) or "") or None)
+        logger.error({"message": "execution is about to time out, answering FAILED", "SnapshotArn": copy_arn})
         reason = TIMED_OUT
-        if request.request_type == "Update" and self._copy_arn:
+        if request.poll:
+            reason += f" after the {request.data.get(outcomes.TIMEOUT)} second CopiedSnapshot timeout"
+        if request.request_type == "Update" and copy_arn:
             reason += (
-                f"; the replacement copy {self._copy_arn} was started and is not this resource's: "
+                f"; the replacement copy {copy_arn} was started and is not this resource's: "
                 "delete it once it is ACTIVE"
             )
         self.PhysicalResourceId = self._failure_id(request)
         self.Data = {}
-        self._send(FAILED, reason, attempts=1)
+        self._finishing_poll = request.poll
+        self._send(FAILED, reason, attempts=1, on_timeout=True)
 
     def _send(
-        self, status: str | None = None, reason: str = "", send_response: Any = None, attempts: int = 0
+        self,
+        status: str | None = None,
+        reason: str = "",
+        send_response: Any = None,
+        attempts: int = 0,
+        on_timeout: bool = False,
     ) -> None:
+        if self._timed_out and not on_timeout:
+            logger.info({"message": "answered at the timeout already; no second answer"})
+            return
         # crhelper keeps the last 240 characters of a long reason; the first ones name the snapshot and the
         # cause, so keep those instead.
         self.Reason = shorten_reason(str(self.Reason))
