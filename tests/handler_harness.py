@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 ACCOUNT = "123456789012"
@@ -62,9 +63,10 @@ class Context:
     function_name: str = FUNCTION_NAME
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
     aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    remaining_millis: int = 300_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+        return self.remaining_millis
 
 
 def properties(**overrides: Any) -> dict[str, Any]:
@@ -130,6 +132,18 @@ class Aws:
     events: Stubber
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     sleeps: list[float] = field(default_factory=list)
+    # What ListTargetsByRule finds, asked at the start of every poll: "armed" (the rule and its target),
+    # "no target", "gone" or "denied" (no permission). Answered outside the Stubber's queue, which tests
+    # fill before each poll.
+    rule: str = "armed"
+
+    def list_targets(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(("ListTargetsByRule", params))
+        if self.rule in ("gone", "denied"):
+            code = "ResourceNotFoundException" if self.rule == "gone" else "AccessDeniedException"
+            error: Any = {"Error": {"Code": code, "Message": self.rule}}
+            raise ClientError(error, "ListTargetsByRule")
+        return {"Targets": [{"Id": "1", "Arn": "function"}] if self.rule == "armed" else []}
 
     def operations(self) -> list[str]:
         return [operation for operation, _ in self.calls]
@@ -172,6 +186,19 @@ class Aws:
             "delete_cluster_snapshot", code, "refused", status, expected_params={"snapshotArn": arn}
         )
 
+    def expect_tags(self, tags: dict[str, str] | None, arn: str = COPY_ARN) -> None:
+        """ListTagsForResource of `arn`: these tags, or ResourceNotFound for None."""
+        if tags is None:
+            self.docdb.add_client_error(
+                "list_tags_for_resource",
+                "ResourceNotFoundException",
+                "not found",
+                404,
+                expected_params={"resourceArn": arn},
+            )
+        else:
+            self.docdb.add_response("list_tags_for_resource", {"tags": tags}, {"resourceArn": arn})
+
     def expect_get(self, status: str, arn: str = COPY_ARN) -> None:
         self.docdb.add_response(
             "get_cluster_snapshot", {"snapshot": snapshot(status, arn)}, {"snapshotArn": arn}
@@ -196,5 +223,6 @@ def stubbed_clients() -> Iterator[tuple[Any, Any, Aws]]:
             "provide-client-params.*.*",
             lambda params, model, **_: aws.calls.append((model.name, dict(params))),
         )
+    events.list_targets_by_rule = aws.list_targets
     with aws.docdb, aws.events:
         yield docdb, events, aws

@@ -177,3 +177,50 @@ def test_the_access_denied_budget_runs_from_the_first_invocation(
     now: float, remaining: float, budget: float
 ) -> None:
     assert decisions.access_denied_budget(1000.0, now, remaining) == budget
+
+
+STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/Orders/0f5c7a40-abcd-11ef-9d6b-0a1b2c3d4e5f"
+
+
+def test_ownership_names_stack_and_logical_id_whatever_the_properties() -> None:
+    tag = decisions.owner_tag_value(STACK, "Copy", OLD)
+    assert decisions.owned_by(tag, STACK, "Copy")
+    assert decisions.owned_by(decisions.owner_tag_value(STACK, "Copy", NEW_NAME), STACK, "Copy")
+    assert not decisions.owned_by(tag, STACK, "OtherCopy")
+    assert not decisions.owned_by(tag, STACK.replace("/Orders/", "/Other/"), "Copy")
+    assert not decisions.owned_by("Orders/Copy", STACK, "CopyX")
+    assert not decisions.owned_by(None, STACK, "Copy")
+    assert not decisions.owned_by("", STACK, "Copy")
+
+
+NEW_NAME = dataclasses.replace(OLD, target_snapshot_name="orders-copy-v2")
+
+
+@pytest.mark.parametrize(
+    ("physical_id", "searchable"),
+    [
+        ("Orders_Copy_K3J5H2QZ", True),  # crhelper's made-up id
+        ("Orders-Copy-1A2B3C4D5E6F", True),  # an id CloudFormation made up
+        ("arn:aws:docdb-elastic:us-east-1:123456789012:cluster-snapshot/copy-1\n", False),
+        ("arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/copy-1", False),
+        ("", False),
+    ],
+)
+def test_only_made_up_ids_are_looked_up_by_name(physical_id: str, searchable: bool) -> None:
+    assert decisions.searchable_by_name(physical_id) is searchable
+
+
+@pytest.mark.parametrize(
+    ("request_type", "event_id", "copy_arn", "chosen"),
+    [
+        ("Create", None, "arn:copy", "arn:copy"),
+        ("Create", None, None, None),
+        ("Update", "arn:old", "arn:new", "arn:old"),
+        ("Delete", "arn:old", None, "arn:old"),
+        ("Delete", "", None, None),
+    ],
+)
+def test_the_physical_id_of_a_failure(
+    request_type: str, event_id: str | None, copy_arn: str | None, chosen: str | None
+) -> None:
+    assert decisions.failure_physical_id(request_type, event_id, copy_arn) == chosen

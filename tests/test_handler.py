@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from copied_snapshot_runtime import decisions, environment, invocation, rules
+from copied_snapshot_runtime import decisions, environment, invocation, outcomes, rules
 from copied_snapshot_runtime import handler as copy_handler
 from copied_snapshot_runtime.properties import parse_properties
 from copied_snapshot_runtime.snapshots import SnapshotService
@@ -70,6 +70,11 @@ def invoke(message: dict[str, Any]) -> None:
 
 def owner(props: dict[str, Any] | None = None, logical_id: str = "OrdersCopy") -> str:
     return decisions.owner_tag_value(STACK_ID, logical_id, parse_properties(props or properties()))
+
+
+def expect_owned(aws: Aws, arn: str = COPY_ARN, props: dict[str, Any] | None = None) -> None:
+    """The copy's tags name this resource (the fence Update and Delete check first)."""
+    aws.expect_tags({"team": "data", rules.OWNER_TAG: owner(props)}, arn)
 
 
 def expect_copy(
@@ -255,7 +260,7 @@ def test_access_denied_early_in_a_create_is_asked_again_while_iam_propagates(
     invoke(event("Create", cfn.url))
     assert cfn.responses == []
     assert aws.sleeps == [1.0, 2.0, 4.0]
-    assert aws.poll_event()["CrHelperData"][invocation.STARTED] == 1000.0
+    assert aws.poll_event()["CrHelperData"][outcomes.STARTED] == 1000.0
 
 
 def test_access_denied_that_lasts_fails_once_two_minutes_of_waiting_are_spent(
@@ -298,6 +303,7 @@ def test_access_denied_in_a_poll_is_asked_again_only_within_two_minutes_of_the_f
 
 
 def test_access_denied_in_an_update_fails_at_once(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    expect_owned(aws)
     access_denied(aws, "untag_resource", 1)
     old = properties(Tags=[{"Key": "old", "Value": "x"}])
     invoke(event("Update", cfn.url, properties(), physical_id=COPY_ARN, old_props=old))
@@ -565,6 +571,7 @@ def test_a_hundred_copies_share_one_handler_without_permission_edits(
 
 
 def test_delete_removes_the_copy_and_waits_until_it_is_gone(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    expect_owned(aws)
     aws.expect_delete()
     aws.expect_polling_setup()
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
@@ -582,6 +589,7 @@ def test_delete_removes_the_copy_and_waits_until_it_is_gone(aws: Aws, cfn: Cloud
 def test_delete_of_a_copy_still_copying_is_retried_until_it_takes(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:
+    expect_owned(aws)
     aws.expect_delete_refused("ConflictException", 409)
     aws.expect_polling_setup()
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
@@ -607,6 +615,7 @@ def test_delete_of_a_copy_still_copying_is_retried_until_it_takes(
 def test_delete_still_busy_at_the_deadline_fails_clearly(
     aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    expect_owned(aws)
     aws.expect_delete_refused("ConflictException", 409)
     aws.expect_polling_setup()
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
@@ -626,11 +635,22 @@ def test_delete_still_busy_at_the_deadline_fails_clearly(
 
 
 def test_delete_of_a_copy_already_gone_succeeds_at_once(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    aws.expect_tags(None)
+    invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
+    [response] = cfn.responses
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
+    assert aws.operations() == ["ListTagsForResource"]
+
+
+def test_delete_of_a_copy_gone_between_the_tags_and_the_delete_succeeds_at_once(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    expect_owned(aws)
     aws.expect_delete_refused("ResourceNotFoundException", 404)
     invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
     [response] = cfn.responses
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
-    assert aws.operations() == ["DeleteClusterSnapshot"]
+    assert aws.operations() == ["ListTagsForResource", "DeleteClusterSnapshot"]
 
 
 @pytest.mark.parametrize(
@@ -655,6 +675,7 @@ def test_update_of_tags_is_made_in_place(aws: Aws, cfn: CloudFormationEndpoint) 
     new = properties(
         Tags=[{"Key": "team", "Value": "platform"}, {"Key": "new", "Value": "y"}], TimeoutSeconds="600"
     )
+    expect_owned(aws)
     aws.docdb.add_response("untag_resource", {}, {"resourceArn": COPY_ARN, "tagKeys": ["old"]})
     aws.docdb.add_response(
         "tag_resource", {}, {"resourceArn": COPY_ARN, "tags": {"team": "platform", "new": "y"}}
@@ -755,6 +776,7 @@ def test_the_rollback_update_after_a_failed_replacement_keeps_the_copy(
 def test_the_rollback_update_after_refused_tags_restores_them(aws: Aws, cfn: CloudFormationEndpoint) -> None:
     original = properties(Tags=[{"Key": "team", "Value": "data"}])
     refused = properties(Tags=[{"Key": "aws:team", "Value": "x"}, {"Key": "team", "Value": "y" * 300}])
+    expect_owned(aws)
     aws.docdb.add_response("untag_resource", {}, {"resourceArn": COPY_ARN, "tagKeys": ["aws:team"]})
     aws.docdb.add_response("tag_resource", {}, {"resourceArn": COPY_ARN, "tags": {"team": "data"}})
     aws.expect_get("ACTIVE")
@@ -770,6 +792,7 @@ def test_logs_are_json_at_info(
     stream = logging.StreamHandler()
     root.addHandler(stream)
     try:
+        expect_owned(aws)
         aws.expect_delete_refused("ResourceNotFoundException", 404)
         invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
     finally:

@@ -7,6 +7,12 @@ from typing import Any
 import pytest
 
 from copied_snapshot_runtime import properties, rules
+from copied_snapshot_runtime.properties import (
+    InvalidProperties,
+    parse_properties,
+    read_unchecked,
+    service_timeout,
+)
 
 SOURCE = "arn:aws:docdb-elastic:us-west-2:123456789012:cluster-snapshot/source-1"
 
@@ -105,3 +111,40 @@ def test_bad_values(overrides: dict[str, Any], message: str) -> None:
 def test_api_rules_are_applied(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(rules.RuleViolation, match=message):
         properties.parse_properties(raw(**overrides))
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ("team=data", "Tags must be a list of {Key, Value}, got str"),
+        (
+            [{"Key": "team", "Value": None}],
+            "Tags[0] must have a string Key and Value, got Key str and Value null",
+        ),
+        ([{"Key": 7, "Value": "x"}], "Tags[0] must have a string Key and Value, got Key int and Value str"),
+        ([{"Key": "a", "Value": ["x"]}], "Value a list"),
+        ([None], "Tags[0] must be {Key, Value}, got null"),
+    ],
+)
+def test_tags_of_the_wrong_shape_are_named_by_shape(tags: object, message: str) -> None:
+    with pytest.raises(InvalidProperties) as raised:
+        parse_properties(raw(Tags=tags))
+    assert message in str(raised.value)
+
+
+def test_properties_that_are_not_a_map_are_refused() -> None:
+    with pytest.raises(InvalidProperties, match="ResourceProperties must be a map, got a list"):
+        parse_properties([])
+
+
+@pytest.mark.parametrize("tags", ["team=data", [{"Key": "team", "Value": None}], [None, "x"], 7])
+def test_unchecked_reading_takes_any_shape(tags: object) -> None:
+    """The old side of a rollback Update may hold the values that update was refused for."""
+    props = read_unchecked({**raw(), "Tags": tags})
+    assert props.target_snapshot_name == raw()["TargetSnapshotName"]
+    assert read_unchecked("not a map").tags == {}
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("1500", 1500), (None, 3600), ("x", 3600), ("9999", 3600)])
+def test_service_timeout_read_with_cloudformations_default(value: object, seconds: int) -> None:
+    assert service_timeout({"ServiceTimeout": value} if value is not None else {}) == seconds

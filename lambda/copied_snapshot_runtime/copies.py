@@ -9,7 +9,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from copied_snapshot_runtime import decisions, invocation, properties, rules
-from copied_snapshot_runtime.snapshots import SnapshotService, error_code
+from copied_snapshot_runtime.outcomes import Done, Failed, Outcome, Waiting
+from copied_snapshot_runtime.request import Request
+from copied_snapshot_runtime.snapshots import Deletion, SnapshotService, error_code
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ def _adopt(name: str, owner: str, conflict: ClientError, api: SnapshotService) -
     if existing is None:
         raise invocation.failure(conflict, f"copying to {name!r}")
     arn = str(existing["snapshotArn"])
-    found = api.tags_of(arn).get(rules.OWNER_TAG)
+    found = (api.tags_of(arn) or {}).get(rules.OWNER_TAG)
     if found != owner:
         raise invocation.CopyFailed(
             f"name in use: snapshot {arn} already holds the name {name!r} and was made by "
@@ -49,10 +51,10 @@ def _adopt(name: str, owner: str, conflict: ClientError, api: SnapshotService) -
 
 
 def _start_copy(
-    event: Mapping[str, Any], props: properties.CopyProperties, name: str, api: SnapshotService
-) -> str:
+    request: Request, props: properties.CopyProperties, name: str, api: SnapshotService
+) -> Outcome:
     _check_source(props, api)
-    owner = decisions.owner_tag_value(str(event["StackId"]), str(event["LogicalResourceId"]), props)
+    owner = decisions.owner_tag_value(request.stack_id, request.logical_id, props)
     tags = {**props.tags, rules.OWNER_TAG: owner}
     try:
         snapshot = api.copy(props.source_snapshot_arn, name, props.kms_key_id, props.copy_tags, tags)
@@ -61,7 +63,7 @@ def _start_copy(
             raise invocation.failure(error, f"copying {props.source_snapshot_arn} to {name!r}") from error
         snapshot = _adopt(name, owner, error, api)
     arn = str(snapshot["snapshotArn"])
-    invocation.start_deadline(props.timeout_seconds)
+    invocation.copy_made(arn)
     logger.info(
         {
             "message": "copy started",
@@ -70,15 +72,15 @@ def _start_copy(
             "Status": snapshot.get("status"),
         }
     )
-    return arn
+    return invocation.started(request, arn, arn, props.timeout_seconds)
 
 
-def _poll_copy(arn: str, api: SnapshotService) -> str | None:
+def _poll_copy(request: Request, arn: str, api: SnapshotService) -> Outcome:
     try:
         snapshot = api.get(arn)
     except ClientError as error:
-        if invocation.still_transient(error):
-            return None
+        if invocation.still_transient(error, request):
+            return Waiting()
         raise invocation.failure(error, f"reading copy {arn}") from error
     if snapshot is None:
         raise invocation.CopyFailed(f"copy {arn} no longer exists; it was deleted while copying")
@@ -86,68 +88,81 @@ def _poll_copy(arn: str, api: SnapshotService) -> str | None:
     progress = decisions.progress_of(status)
     logger.info({"message": "copy status", "SnapshotArn": arn, "Status": status})
     if progress is decisions.Progress.DONE:
-        invocation.helper.Data.clear()
-        invocation.helper.Data.update(decisions.attributes(snapshot))
-        return arn
+        return Done(arn, decisions.attributes(snapshot))
     if progress is decisions.Progress.FAILED:
         raise invocation.CopyFailed(f"copy {arn} ended in status {status} and will not become ACTIVE")
-    if invocation.past_deadline():
+    if invocation.past_deadline(request):
         raise invocation.CopyFailed(
-            f"copy {arn} was not ACTIVE within {invocation.timeout()} seconds (status {status}); "
+            f"copy {arn} was not ACTIVE within {invocation.timeout(request)} seconds (status {status}); "
             "raise the CopiedSnapshot timeout if copies of this size take longer"
         )
-    return None
+    return Waiting()
 
 
-def _discard_failed_copy(arn: str) -> None:
-    """A replacement copy that failed is not the resource's: delete it rather than leak it."""
+def _old_properties(raw: object) -> properties.CopyProperties:
     try:
-        deletion = invocation.service().delete(arn)
-        logger.warning({"message": f"failed replacement copy: delete {deletion.value}", "SnapshotArn": arn})
-    except Exception:
-        logger.exception({"message": "could not delete failed replacement copy", "SnapshotArn": arn})
-
-
-def _old_properties(event: Mapping[str, Any]) -> properties.CopyProperties:
-    try:
-        return properties.parse_properties(event["OldResourceProperties"])
+        return properties.parse_properties(raw)
     except ValueError:
         # A rollback Update brings back as "old" the values the failed update was refused for.
-        return properties.read_unchecked(event["OldResourceProperties"])
+        return properties.read_unchecked(raw)
 
 
-def _made_from(arn: str, owner: str, context: Any) -> bool:
-    """Whether the current copy was made from exactly these properties (as after a rolled-back update)."""
+def _owner_of_current(request: Request, context: Any) -> str | None:
+    """The ownership tag of the copy an Update is asked to change, None when it is gone; fails unless it is
+    this resource's."""
+    arn = request.physical_id or ""
     account, region = invocation.account_and_region(context)
+    me = decisions.owner_name(request.stack_id, request.logical_id)
     if decisions.owned_snapshot_arn(arn, region=region, account=account) is None:
-        return False
+        raise invocation.CopyFailed(
+            f"physical id {arn[:300]!r} is not a snapshot of {region}/{account}; CopiedSnapshot {me} "
+            "updates only the copy it made"
+        )
     try:
-        return invocation.service().tags_of(arn).get(rules.OWNER_TAG) == owner
-    except ClientError:
-        return False
+        tags = invocation.service().tags_of(arn)
+    except ClientError as error:
+        raise invocation.failure(error, f"reading the tags of copy {arn}") from error
+    if tags is None:
+        return None
+    owner = tags.get(rules.OWNER_TAG)
+    if not decisions.owned_by(owner, request.stack_id, request.logical_id):
+        raise invocation.CopyFailed(
+            f"snapshot {arn} belongs to {decisions.owner_named_by(owner)}, not to CopiedSnapshot {me}; "
+            "it is left unchanged"
+        )
+    return str(owner)
 
 
-def create(event: Mapping[str, Any], context: Any) -> str:
-    props = properties.parse_properties(event["ResourceProperties"])
+def create(request: Request, context: Any) -> Outcome:
+    props = properties.parse_properties(request.properties)
     _refuse_other_place(props, context)
-    return _start_copy(event, props, props.target_snapshot_name, invocation.create_service(context))
+    return _start_copy(
+        request, props, props.target_snapshot_name, invocation.create_service(request, context)
+    )
 
 
-def poll_create(event: Mapping[str, Any], context: Any) -> str | None:
-    return _poll_copy(str(invocation.helper.Data["PhysicalResourceId"]), invocation.create_service(context))
+def poll_create(request: Request, context: Any) -> Outcome:
+    return _poll_copy(request, invocation.watched_arn(request), invocation.create_service(request, context))
 
 
-def update(event: Mapping[str, Any], context: Any) -> str:
-    new = properties.parse_properties(event["ResourceProperties"])
-    old = _old_properties(event)
-    arn = str(event["PhysicalResourceId"])
-    owner = decisions.owner_tag_value(str(event["StackId"]), str(event["LogicalResourceId"]), new)
+def update(request: Request, context: Any) -> Outcome:
+    new = properties.parse_properties(request.properties)
+    old = _old_properties(request.old_properties)
     replace = decisions.plan_update(old, new) is decisions.UpdatePlan.REPLACE
     if replace:
         _refuse_other_place(new, context)
-    if replace and not _made_from(arn, owner, context):
-        name = decisions.replacement_name(old, new, str(event["RequestId"]))
-        return _start_copy(event, new, name, invocation.service())
+    current_owner = _owner_of_current(request, context)
+    arn = str(request.physical_id)
+    # A copy made from exactly these properties (as after a rolled-back update) needs no replacement. One
+    # gone needs one all the more: a replacement delivered again after CloudFormation deleted the old copy
+    # adopts the copy its first delivery made.
+    if replace and current_owner != decisions.owner_tag_value(request.stack_id, request.logical_id, new):
+        name = decisions.replacement_name(old, new, request.request_id)
+        return _start_copy(request, new, name, invocation.service())
+    if current_owner is None:
+        raise invocation.CopyFailed(
+            f"copy {arn} no longer exists; remove it from the stack or change its name"
+        )
     changes = decisions.tag_changes(old.tags, new.tags)
     try:
         invocation.service().untag(arn, changes.to_remove)
@@ -159,16 +174,41 @@ def update(event: Mapping[str, Any], context: Any) -> str:
         raise invocation.CopyFailed(
             f"copy {arn} no longer exists; remove it from the stack or change its name"
         )
-    invocation.helper.Data.update(decisions.attributes(snapshot))
     logger.info({"message": "tags updated", "SnapshotArn": arn, "Removed": list(changes.to_remove)})
-    invocation.helper.answer_now()
-    return arn
+    return Done(arn, decisions.attributes(snapshot))
 
 
-def poll_update(event: Mapping[str, Any], context: Any) -> str | None:
-    arn = str(invocation.helper.Data["PhysicalResourceId"])
+def _left_behind(arn: str, why: str, reason: str) -> Failed:
+    """A FAILED answer that first names the replacement the user must delete (reasons are cut at 256)."""
+    cause = reason.removeprefix(f"copy {arn} ")
+    return Failed(f"delete replacement copy {arn} yourself ({why}); it failed: {cause}")
+
+
+def _discard_failed_copy(request: Request, arn: str, reason: str) -> Outcome:
+    """A replacement copy that failed is not the resource's: delete it rather than leak it.
+
+    One still copying refuses deletion: it is asked again at each poll while the deadline allows, and
+    after that the FAILED reason names it, so that the user can delete it.
+    """
     try:
-        return _poll_copy(arn, invocation.service())
-    except invocation.CopyFailed:
-        _discard_failed_copy(arn)
-        raise
+        deletion = invocation.service().delete(arn)
+    except ClientError as error:
+        logger.exception({"message": "could not delete failed replacement copy", "SnapshotArn": arn})
+        return _left_behind(arn, f"deleting it failed: {error_code(error)}", reason)
+    logger.warning({"message": f"failed replacement copy: delete {deletion.value}", "SnapshotArn": arn})
+    if deletion is not Deletion.BUSY:
+        return Failed(reason)
+    if not invocation.past_deadline(request):
+        logger.warning(
+            {"message": "failed replacement copy still busy, asking again next poll", "Reason": reason}
+        )
+        return Waiting()
+    return _left_behind(arn, "it was still busy at the deadline and refused deletion", reason)
+
+
+def poll_update(request: Request, context: Any) -> Outcome:
+    arn = invocation.watched_arn(request)
+    try:
+        return _poll_copy(request, arn, invocation.service())
+    except invocation.CopyFailed as failure:
+        return _discard_failed_copy(request, arn, str(failure))

@@ -147,11 +147,27 @@ def owner_tag_value(stack_id: str, logical_id: str, props: CopyProperties) -> st
             str(props.copy_tags),
         )
     )
-    digest = hashlib.sha256(spec.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(spec.encode()).hexdigest()[:DIGEST_LENGTH]
+    return f"{owner_name(stack_id, logical_id)}#{digest}"
+
+
+DIGEST_LENGTH = 16
+
+
+def owner_name(stack_id: str, logical_id: str) -> str:
+    """The readable part of the ownership tag: the stack's name and the resource's logical id."""
     parts = stack_id.split("/")
     stack_name = parts[1] if len(parts) > 2 else stack_id
-    owner = f"{stack_name}/{logical_id}"[: rules.tag_value_constraint().max_length - len(digest) - 1]
-    return f"{owner}#{digest}"
+    return f"{stack_name}/{logical_id}"[: rules.tag_value_constraint().max_length - DIGEST_LENGTH - 1]
+
+
+def owned_by(tag_value: str | None, stack_id: str, logical_id: str) -> bool:
+    """Whether an ownership tag names this stack and logical id: the fence around Update and Delete.
+
+    The digest is left out: it changes with the properties a copy was made from, while the copy stays
+    the resource's through in-place updates.
+    """
+    return bool(tag_value) and str(tag_value).rsplit("#", 1)[0] == owner_name(stack_id, logical_id)
 
 
 def owner_named_by(tag_value: str | None) -> str:
@@ -159,6 +175,27 @@ def owner_named_by(tag_value: str | None) -> str:
     if not tag_value:
         return "no CopiedSnapshot (it has no copied-snapshot:owner tag)"
     return "CopiedSnapshot " + tag_value.rsplit("#", 1)[0]
+
+
+def failure_physical_id(request_type: str, event_physical_id: str | None, copy_arn: str | None) -> str | None:
+    """The physical id a FAILED answer carries, or None for an id made up from the request.
+
+    A Create reports the copy it made, so that the rollback's Delete removes it; an Update stays the copy
+    it was (a failed replacement is the handler's to discard); a Delete keeps its id.
+    """
+    if request_type == "Create":
+        return copy_arn
+    return event_physical_id or None
+
+
+def searchable_by_name(physical_id: str) -> bool:
+    """Whether a Delete's physical id may stand for a copy whose ARN CloudFormation never got.
+
+    A Create that timed out or was cancelled before it answered leaves an id crhelper or CloudFormation
+    made up, never an ARN. Anything that looks like an ARN but is not one of ours (another region, a
+    trailing newline) is left alone instead.
+    """
+    return bool(physical_id) and not physical_id.startswith("arn:")
 
 
 # DocumentDB Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster snapshot":

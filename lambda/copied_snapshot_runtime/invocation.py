@@ -1,4 +1,8 @@
-"""What every invocation shares: the crhelper resource, the API clients, the deadline and failures."""
+"""What every invocation shares: the crhelper resource, the API clients, deadlines and failures.
+
+The state a request keeps between its polls comes in with the request (`Request.data`) and goes out in a
+`Started` outcome; nothing here writes crhelper's shared object.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from copied_snapshot_runtime import decisions, environment
+from copied_snapshot_runtime import decisions, environment, outcomes, properties
+from copied_snapshot_runtime.request import Request
 from copied_snapshot_runtime.resource import CopyResource
 from copied_snapshot_runtime.snapshots import SnapshotService, docdb_elastic_client, error_code
-
-# Kept in crhelper's Data between polls; replaced by the attributes once the copy is ACTIVE.
-DEADLINE = "Deadline"
-TIMEOUT = "TimeoutSeconds"
-STARTED = "Started"  # when the first invocation of a Create ran
 
 logger = logging.getLogger(__name__)
 # The clock deadlines are measured with; tests move it forward.
 clock = time.time
 helper = CopyResource(
-    rule_prefix=os.environ.get(environment.POLL_RULE_PREFIX_ENV, environment.DEFAULT_POLL_RULE_PREFIX)
+    rule_prefix=os.environ.get(environment.POLL_RULE_PREFIX_ENV, environment.DEFAULT_POLL_RULE_PREFIX),
+    clock=lambda: clock(),  # noqa: PLW0108 - read late: tests replace `clock`
 )
 
 
@@ -37,14 +38,39 @@ def service() -> SnapshotService:
     return SnapshotService(docdb_elastic_client())
 
 
-def create_service(context: Any) -> SnapshotService:
-    """The API for a Create: AccessDenied is asked again while IAM may still be propagating the policy.
+def first_invocation(request: Request) -> float:
+    """When the request's first invocation ran (now, for a first invocation)."""
+    return float(request.data.get(outcomes.STARTED, clock()))
 
-    The start is kept in crhelper's Data, which every poll of the request brings back.
-    """
-    started = float(helper.Data.setdefault(STARTED, clock()))
+
+def create_service(request: Request, context: Any) -> SnapshotService:
+    """The API for a Create: AccessDenied is asked again while IAM may still be propagating the policy."""
     remaining = context.get_remaining_time_in_millis() / 1000
-    return service().with_access_denied_budget(decisions.access_denied_budget(started, clock(), remaining))
+    budget = decisions.access_denied_budget(first_invocation(request), clock(), remaining)
+    return service().with_access_denied_budget(budget)
+
+
+def copy_made(arn: str) -> None:
+    """Called the moment CopyClusterSnapshot answers: from then on a timeout answer carries the ARN."""
+    helper.remember_copy(arn)
+
+
+def started(request: Request, physical_id: str, snapshot_arn: str, timeout_seconds: int) -> outcomes.Started:
+    """Work under way, with what its polls need: the deadline and when CloudFormation stops waiting."""
+    first = first_invocation(request)
+    return outcomes.Started(
+        physical_id=physical_id,
+        snapshot_arn=snapshot_arn,
+        deadline=clock() + timeout_seconds,
+        timeout_seconds=timeout_seconds,
+        started=first,
+        answer_by=first + properties.service_timeout(request.properties),
+    )
+
+
+def watched_arn(request: Request) -> str:
+    """The snapshot a poll watches (polls set up by earlier versions kept only crhelper's id)."""
+    return str(request.data.get(outcomes.SNAPSHOT_ARN) or request.data["PhysicalResourceId"])
 
 
 def failure(error: ClientError, doing: str) -> CopyFailed:
@@ -57,23 +83,18 @@ def account_and_region(context: Any) -> tuple[str, str]:
     return arn_parts[4], arn_parts[3]
 
 
-def start_deadline(timeout_seconds: int) -> None:
-    helper.Data[DEADLINE] = clock() + timeout_seconds
-    helper.Data[TIMEOUT] = timeout_seconds
-
-
-def timeout() -> int:
+def timeout(request: Request) -> int:
     """The timeout the deadline was started with, for messages."""
-    return int(helper.Data[TIMEOUT])
+    return int(request.data[outcomes.TIMEOUT])
 
 
-def past_deadline() -> bool:
-    return clock() > float(helper.Data[DEADLINE])
+def past_deadline(request: Request) -> bool:
+    return clock() > float(request.data[outcomes.DEADLINE])
 
 
-def still_transient(error: ClientError) -> bool:
+def still_transient(error: ClientError, request: Request) -> bool:
     """A poll that met a passing error tries again next minute, while the deadline allows."""
-    if decisions.is_retryable(error_code(error)) and not past_deadline():
+    if decisions.is_retryable(error_code(error)) and not past_deadline(request):
         logger.warning({"message": "passing error, asking again next poll", "Error": error_code(error)})
         return True
     return False

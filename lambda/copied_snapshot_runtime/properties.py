@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from copied_snapshot_runtime import rules
 
@@ -84,45 +83,98 @@ def parse_timeout(value: object) -> int:
     return seconds
 
 
+def _shape(value: object) -> str:
+    """A value's JSON type, for reasons (never the value itself, which may be long)."""
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "a map"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
 def parse_tags(value: object) -> dict[str, str]:
     """CloudFormation's list of {Key, Value} as a dict; a plain mapping is accepted too."""
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        pairs = [{"Key": k, "Value": v} for k, v in value.items()]
+        pairs: list[object] = [{"Key": k, "Value": v} for k, v in value.items()]
     elif isinstance(value, list):
         pairs = value
     else:
-        raise InvalidProperties(f"{TAGS} must be a list of {{Key, Value}}, got {value!r}")
+        raise InvalidProperties(f"{TAGS} must be a list of {{Key, Value}}, got {_shape(value)}")
     tags: dict[str, str] = {}
-    for pair in pairs:
+    for index, pair in enumerate(pairs):
         if not isinstance(pair, Mapping) or set(pair) != {"Key", "Value"}:
-            raise InvalidProperties(f"each of {TAGS} must be {{Key, Value}}, got {pair!r}")
+            raise InvalidProperties(f"{TAGS}[{index}] must be {{Key, Value}}, got {_shape(pair)}")
         key, tag_value = pair["Key"], pair["Value"]
+        if not isinstance(key, str) or not isinstance(tag_value, str):
+            raise InvalidProperties(
+                f"{TAGS}[{index}] must have a string Key and Value, got Key {_shape(key)} and Value "
+                f"{_shape(tag_value)}"
+            )
         if key in tags:
             raise InvalidProperties(f"tag key {key!r} is given twice")
-        tags[str(key)] = str(tag_value)
+        tags[key] = tag_value
     rules.check_tags(tags)
     return tags
 
 
-def read_unchecked(raw: Mapping[str, Any]) -> CopyProperties:
+def _unchecked_tags(value: object) -> dict[str, str]:
+    """Whatever {Key, Value} pairs can be read from `value`, whatever its shape."""
+    if isinstance(value, Mapping):
+        return {str(key): str(tag_value) for key, tag_value in value.items()}
+    if not isinstance(value, list):
+        return {}
+    return {
+        str(pair.get("Key")): str(pair.get("Value"))
+        for pair in value
+        if isinstance(pair, Mapping) and pair.get("Key") is not None
+    }
+
+
+def read_unchecked(raw: object) -> CopyProperties:
     """The properties as they are, without any check: for the old side of an Update, which may be the
     values a failed update was refused for (CloudFormation's rollback swaps old and new)."""
-    tags = raw.get(TAGS) or []
-    pairs = tags.items() if isinstance(tags, Mapping) else ((t.get("Key"), t.get("Value")) for t in tags)
+    if not isinstance(raw, Mapping):
+        raw = {}
     return CopyProperties(
         source_snapshot_arn=str(raw.get(SOURCE_SNAPSHOT_ARN, "")),
         target_snapshot_name=str(raw.get(TARGET_SNAPSHOT_NAME, "")),
         name_generated=str(raw.get(NAME_GENERATED, "false")).lower() == "true",
         kms_key_id=str(raw[KMS_KEY_ID]) if raw.get(KMS_KEY_ID) else None,
         copy_tags=str(raw.get(COPY_TAGS, "false")).lower() == "true",
-        tags={str(key): str(value) for key, value in pairs},
+        tags=_unchecked_tags(raw.get(TAGS)),
     )
 
 
-def parse_properties(raw: Mapping[str, Any]) -> CopyProperties:
+def read_timeout(raw: object) -> object:
+    """The timeout as sent, from properties of any shape (a Delete reads it even from refused ones)."""
+    if isinstance(raw, Mapping):
+        return raw.get(TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS)
+    return DEFAULT_TIMEOUT_SECONDS
+
+
+# CloudFormation's default ServiceTimeout, when the template gives none (1 to 3600 seconds).
+DEFAULT_SERVICE_TIMEOUT_SECONDS = 3600
+
+
+def service_timeout(raw: object) -> int:
+    """How long CloudFormation waits for an answer, from the ServiceTimeout it passes along; its default
+    (or the longest it allows) when missing or unreadable."""
+    value = raw.get(SERVICE_TIMEOUT) if isinstance(raw, Mapping) else None
+    try:
+        seconds = int(str(value))
+    except ValueError:
+        return DEFAULT_SERVICE_TIMEOUT_SECONDS
+    return max(1, min(seconds, DEFAULT_SERVICE_TIMEOUT_SECONDS))
+
+
+def parse_properties(raw: object) -> CopyProperties:
     """Checks and types the properties; raises InvalidProperties or rules.RuleViolation."""
+    if not isinstance(raw, Mapping):
+        raise InvalidProperties(f"ResourceProperties must be a map, got {_shape(raw)}")
     unknown = sorted(set(raw) - set(ACCEPTED))
     if unknown:
         raise InvalidProperties(

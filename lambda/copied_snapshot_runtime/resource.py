@@ -1,13 +1,25 @@
-"""crhelper's CfnResource, adjusted where its defaults do not fit a long-running copy.
+"""crhelper's CfnResource, adjusted where its defaults do not fit a long-running copy, and the one adapter
+between crhelper and the handler's functions.
 
+- Each invocation starts from a clean state: crhelper keeps the last event's ids and ResponseURL on this
+  object, and an event lacking them must not be answered with another request's. Such an event, or one
+  whose ResponseURL is not a URL, is logged (without the URL, a credential) and left unanswered; an unknown
+  RequestType is answered FAILED naming the accepted ones.
+- The functions take a `request.Request` and return an `outcomes.Outcome`; `_wrap_function` turns it into
+  crhelper's physical id, Data, status and polling. An exception becomes a FAILED answer under the id
+  `decisions.failure_physical_id` picks: on Create the copy's ARN (the rollback's Delete removes it), on
+  Update the unchanged old ARN (the handler discards a failed replacement itself).
+- A Lambda timeout answers like a failure, with the copy's ARN from the moment CopyClusterSnapshot answered.
+  A poll that runs out of time does not answer: the next poll asks again.
+- A poll whose rule or target is already gone (a repeated delivery of a finished request) exits without
+  answering; removing a rule or target that is gone is not an error.
+- The polling rule stays until the answer is delivered, or until CloudFormation's ServiceTimeout has passed:
+  a later poll answers again. A first invocation whose answer was not delivered fails, so that Lambda's
+  retries of an asynchronous invocation (two) run it again.
 - INFO logging as JSON (crhelper logs whole events, ResponseURL included, at DEBUG); no sleep on Delete.
-- Polls once a minute; an event that needs no waiting (a tag change, a Delete with nothing to delete) is
-  answered at once instead of after a polling round.
+- Polls once a minute; an outcome that needs no waiting is answered at once.
 - Polling rules get names under one prefix that the construct's IAM policy and its one static Lambda
   permission are scoped to, so no per-resource permission statement is ever added to the function.
-- A failed poll answers with a real physical id instead of an invented one: on Create the new copy's ARN,
-  so that CloudFormation's rollback deletes the copy; on Update the unchanged old ARN (the handler deletes
-  the failed replacement itself).
 - Polling events leave the resource properties out, so that they fit EventBridge's 8192-character Input.
 - Long reasons keep their beginning (the snapshot and the cause), not crhelper's last 240 characters.
 - Responses go through `response.send_response` (bounded retries, 2xx only).
@@ -17,11 +29,16 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
-from crhelper import resource_helper
+from botocore.exceptions import ClientError
+from crhelper import log_helper, resource_helper
 
-from copied_snapshot_runtime import response
+from copied_snapshot_runtime import decisions, outcomes, response
+from copied_snapshot_runtime.request import MalformedEvent, Request, parse_request, unknown_type_reason
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +46,11 @@ RULE_NAME_MAX_LENGTH = 64
 REASON_MAX_LENGTH = 256
 _PROPERTY_KEYS = ("ResourceProperties", "OldResourceProperties")
 _RANDOM_SUFFIX_LENGTH = 8
+_TARGET_ID = "1"  # crhelper's one target per rule
+FAILED = resource_helper.FAILED
+TIMED_OUT = "Execution timed out"
+# How long before the Lambda's end its timeout answer is sent: one PUT must fit in it.
+TIMEOUT_MARGIN_SECONDS = 3.0
 
 
 def shorten_reason(reason: str) -> str:
@@ -43,8 +65,22 @@ def poll_rule_name(prefix: str, logical_id: str, suffix: str) -> str:
     return f"{prefix}{logical_id[:room]}{suffix}"
 
 
+def timeout_after(remaining_seconds: float) -> float:
+    """Seconds from the start of an invocation until its timeout answer is sent."""
+    return max(0.0, remaining_seconds - min(TIMEOUT_MARGIN_SECONDS, remaining_seconds / 4))
+
+
+def _not_found(error: ClientError) -> bool:
+    return str(error.response.get("Error", {}).get("Code")) == "ResourceNotFoundException"
+
+
+class AnswerNotDelivered(RuntimeError):
+    """A first invocation's answer did not reach CloudFormation and no polling rule will send it again."""
+
+
 # crhelper has no type information; its CfnResource is typed as Any here.
 _CfnResource: Any = resource_helper.CfnResource
+Function = Callable[[Request, Any], outcomes.Outcome]
 
 
 class CopyResource(_CfnResource):  # type: ignore[misc]
@@ -52,43 +88,250 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
     PhysicalResourceId: Any
     Status: str
     Reason: str
+    StackId: str
+    RequestId: str
+    LogicalResourceId: str
     Data: dict[str, Any]
     _event: dict[str, Any]
+    _response_url: str
+    _timer: Any
+    _context: Any
 
-    def __init__(self, rule_prefix: str) -> None:
+    def __init__(self, rule_prefix: str, clock: Callable[[], float] = time.time) -> None:
         super().__init__(
             json_logging=True, log_level="INFO", boto_level="WARNING", polling_interval=1, sleep_on_delete=0
         )
         self._rule_prefix = rule_prefix
-        self._answer_now = False
+        self._clock = clock
+        self._reset()
 
-    def answer_now(self) -> None:
-        """Called by a create/update/delete function whose work is already complete."""
-        self._answer_now = True
+    def _reset(self) -> None:
+        """Forgets everything of the previous invocation, crhelper's state included."""
+        if self._timer:
+            self._timer.cancel()
+        self._timer = None
+        self.Status, self.Reason, self.PhysicalResourceId = "", "", ""
+        self.StackId, self.RequestId, self.LogicalResourceId = "", "", ""
+        self.Data = {}
+        self._event = {}
+        self._context = None
+        self._response_url = ""
+        self._request: Request | None = None
+        self._answer_now = False
+        self._finishing_poll = False
+        self._copy_arn: str | None = None
+        self._answer_lost = False
+        self._timed_out = False
+
+    def remember_copy(self, arn: str) -> None:
+        """The copy this invocation made: the physical id of a Create's timeout answer."""
+        self._copy_arn = arn
 
     def __call__(self, event: dict[str, Any], context: Any) -> None:
-        self._answer_now = False
+        self._reset()
+        log_helper.setup(
+            self._log_level,
+            boto_level=self._boto_level,
+            RequestType="Unknown",
+            aws_request_id=getattr(context, "aws_request_id", ""),
+        )
+        try:
+            request = parse_request(event)
+        except MalformedEvent as error:
+            logger.error({"message": f"event not answered: {error}"})
+            return
+        self._request = request
+        log_helper.setup(  # crhelper's `_log_setup`, from the checked request (RequestType may be missing)
+            self._log_level,
+            boto_level=self._boto_level,
+            RequestType=request.request_type[:64],
+            StackId=request.stack_id,
+            RequestId=request.request_id,
+            LogicalResourceId=request.logical_id,
+            aws_request_id=getattr(context, "aws_request_id", ""),
+        )
+        if not request.known_type:
+            self._answer_unknown_type(request)
+            return
+        if request.poll and not self._rule_armed(request):
+            logger.info({"message": "polling rule or target already gone: this request was answered"})
+            return
         super().__call__(event, context)
+        if self._answer_lost:
+            # No polling rule will answer again: Lambda invokes a failed asynchronous invocation again.
+            raise AnswerNotDelivered("the answer could not be delivered; failing so that Lambda retries")
+
+    def _answer_unknown_type(self, request: Request) -> None:
+        self.StackId, self.RequestId, self.LogicalResourceId = (
+            request.stack_id,
+            request.request_id,
+            request.logical_id,
+        )
+        self._response_url = request.response_url
+        self.PhysicalResourceId = request.physical_id or self.generate_physical_id({})
+        self.Status = FAILED
+        self.Reason = unknown_type_reason(request)
+        logger.error({"message": self.Reason})
+        self._send()
+
+    def _rule_armed(self, request: Request) -> bool:
+        """Whether the poll's rule still has its target; not knowing (no permission) counts as armed."""
+        if not request.rule_arn:
+            return False
+        try:
+            answer = self._events_client.list_targets_by_rule(Rule=request.rule_arn.split("/")[-1])
+        except ClientError as error:
+            if _not_found(error):
+                return False
+            logger.warning({"message": "could not check the polling rule", "Error": str(error)})
+            return True
+        return any(target.get("Id") == _TARGET_ID for target in answer.get("Targets", []))
 
     def _poll_enabled(self) -> Any:
         return not self._answer_now and super()._poll_enabled()
 
-    def _wrap_function(self, func: Any) -> None:
-        super()._wrap_function(func)
-        polling = "CrHelperPoll" in self._event
-        if polling and self.Status == "FAILED" and not self.PhysicalResourceId:
-            if self._event["RequestType"] == "Update":
-                # The resource is still the copy it was; the failed new copy is the handler's to discard.
-                self.PhysicalResourceId = self._event["PhysicalResourceId"]
-            else:
-                # Report the copy under its own id: the rollback's Delete then removes it.
-                self.PhysicalResourceId = self.Data.get("PhysicalResourceId") or ""
+    def _wrap_function(self, func: Function) -> None:
+        """The one adapter: runs the function on the request and turns its outcome into crhelper's state."""
+        request = self._request
+        assert request is not None  # set by __call__ before crhelper runs
+        try:
+            outcome = func(request, self._context)
+        except Exception as error:
+            logger.error(str(error), exc_info=True)
+            outcome = outcomes.Failed(str(error))
+        if isinstance(outcome, outcomes.Started) and not request.poll:
+            self.Data.update(outcome.poll_state())
+            self.PhysicalResourceId = outcome.physical_id
+        elif isinstance(outcome, (outcomes.Started, outcomes.Waiting)):
+            self.PhysicalResourceId = None  # crhelper's sign to keep polling
+        elif isinstance(outcome, outcomes.Done):
+            self.Data = dict(outcome.attributes)
+            self.PhysicalResourceId = outcome.physical_id
+            self._answer_now = not request.poll  # a poll answers through `_polling_init`, ending polling
+        else:
+            self.Status = FAILED
+            self.Reason = outcome.reason
+            self.PhysicalResourceId = outcome.physical_id or self._failure_id(request)
+            self.Data = {}
 
-    def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
+    def _failure_id(self, request: Request) -> str:
+        copy_arn = self._copy_arn or (str(request.data.get(outcomes.SNAPSHOT_ARN) or "") or None)
+        if request.poll and copy_arn is None:
+            copy_arn = str(request.data.get("PhysicalResourceId") or "") or None
+        chosen = decisions.failure_physical_id(request.request_type, request.physical_id, copy_arn)
+        return chosen or str(self.generate_physical_id(self._event))
+
+    def generate_physical_id(self, event: dict[str, Any]) -> str:
+        """crhelper's made-up id (stack name, logical id, random suffix), from the parsed request: never an
+        ARN, and safe with any StackId."""
+        request = self._request
+        assert request is not None
+        return f"{request.stack_name}_{request.logical_id}_{self._rand_string(_RANDOM_SUFFIX_LENGTH)}"
+
+    def _polling_init(self, event: dict[str, Any]) -> None:
+        """crhelper's, but a finished poll answers first and removes its rule only once that is settled."""
+        request = self._request
+        assert request is not None
+        if not request.poll and self.Status != FAILED:
+            self.Data["PhysicalResourceId"] = self.PhysicalResourceId
+            self._setup_polling()
+            self.PhysicalResourceId = None
+        elif self.PhysicalResourceId or self.Status == FAILED:
+            self._send_response = True
+            self._finishing_poll = request.poll
+
+    def _setup_polling(self) -> None:
+        """crhelper's, but a rule whose target could not be put is deleted rather than left behind."""
+        try:
+            super()._setup_polling()
+        except Exception:
+            rule_arn = self._event.get("CrHelperRule")
+            if rule_arn:
+                try:
+                    self._delete_rule(str(rule_arn))
+                except ClientError:
+                    logger.exception({"message": "could not delete the polling rule", "Rule": str(rule_arn)})
+            raise
+
+    def _set_timeout(self) -> None:
+        remaining = self._context.get_remaining_time_in_millis() / 1000
+        self._timer = threading.Timer(timeout_after(remaining), self._timeout)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _timeout(self) -> None:
+        """crhelper's answer just before the Lambda's end, carrying the copy this invocation knows of.
+
+        A poll answers only once the deadline has passed (the next poll would fail the same way), and
+        past CloudFormation's ServiceTimeout it only removes its rule.
+        """
+        request = self._request
+        if request is None:
+            return
+        now = self._clock()
+        deadline = request.data.get(outcomes.DEADLINE)
+        if request.poll and (deadline is None or now <= float(deadline)):
+            logger.warning({"message": "poll ran out of time; the next poll asks again"})
+            return
+        self._timed_out = True  # whatever the invocation still does, it answers nothing more
+        if request.poll and now > float(request.data.get(outcomes.ANSWER_BY, now)):
+            logger.error({"message": "poll ran out of time and CloudFormation no longer waits; polling ends"})
+            self._remove_polling()
+            return
+        copy_arn = self._copy_arn or (str(request.data.get(outcomes.SNAPSHOT_ARN) or "") or None)
+        logger.error({"message": "execution is about to time out, answering FAILED", "SnapshotArn": copy_arn})
+        reason = TIMED_OUT
+        if request.poll:
+            reason += f" after the {request.data.get(outcomes.TIMEOUT)} second CopiedSnapshot timeout"
+        if request.request_type == "Update" and copy_arn:
+            reason += (
+                f"; the replacement copy {copy_arn} was started and is not this resource's: "
+                "delete it once it is ACTIVE"
+            )
+        self.PhysicalResourceId = self._failure_id(request)
+        self.Data = {}
+        self._finishing_poll = request.poll
+        self._send(FAILED, reason, attempts=1, on_timeout=True)
+
+    def _send(
+        self,
+        status: str | None = None,
+        reason: str = "",
+        send_response: Any = None,
+        attempts: int = 0,
+        on_timeout: bool = False,
+    ) -> None:
+        if self._timed_out and not on_timeout:
+            logger.info({"message": "answered at the timeout already; no second answer"})
+            return
         # crhelper keeps the last 240 characters of a long reason; the first ones name the snapshot and the
         # cause, so keep those instead.
         self.Reason = shorten_reason(str(self.Reason))
-        super()._send(status, shorten_reason(reason), send_response=response.send_response)
+        deliveries: list[response.Delivery] = []
+
+        def deliver(url: str, body: dict[str, Any], ssl_verify: object = None) -> None:
+            deliveries.append(response.send_response(url, body, attempts=attempts or response.ATTEMPTS))
+
+        super()._send(status, shorten_reason(reason), send_response=deliver)
+        delivery = deliveries[-1] if deliveries else response.Delivery.UNDELIVERED
+        request = self._request
+        self._answer_lost = bool(request and not request.poll and delivery is response.Delivery.UNDELIVERED)
+        if self._finishing_poll:
+            self._finishing_poll = False
+            self._end_polling(delivery)
+
+    def _end_polling(self, delivery: response.Delivery) -> None:
+        """Removes the polling rule once the answer is settled; keeps it while CloudFormation waits."""
+        request = self._request
+        answer_by = request.data.get(outcomes.ANSWER_BY) if request else None
+        if delivery is response.Delivery.UNDELIVERED and answer_by and self._clock() < float(answer_by):
+            logger.warning(
+                {"message": "answer not delivered; the polling rule stays and the next poll answers"}
+            )
+            return
+        if delivery is response.Delivery.UNDELIVERED:
+            logger.error({"message": "answer not delivered and CloudFormation no longer waits; polling ends"})
+        self._remove_polling()
 
     def _put_rule(self) -> str:
         name = poll_rule_name(
@@ -110,12 +353,27 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             Rule=rule_arn.split("/")[1],
             Targets=[
                 {
-                    "Id": "1",
+                    "Id": _TARGET_ID,
                     "Arn": f"arn:{partition}:lambda:{region}:{account}:function:{func_name}",
                     "Input": json.dumps(poll_event),
                 }
             ],
         )
+
+    def _remove_targets(self, rule_arn: str) -> None:
+        try:
+            super()._remove_targets(rule_arn)
+        except ClientError as error:
+            if not _not_found(error):
+                raise
+            logger.info({"message": "polling rule already gone"})
+
+    def _delete_rule(self, rule_arn: str) -> None:
+        try:
+            super()._delete_rule(rule_arn)
+        except ClientError as error:
+            if not _not_found(error):
+                raise
 
     def _add_permission(self, rule_arn: str) -> str:
         return ""  # the construct grants events.amazonaws.com once, for rules under the prefix

@@ -135,8 +135,12 @@ class SnapshotService:
                 return None
             arguments["nextToken"] = page["nextToken"]
 
-    def tags_of(self, snapshot_arn: str) -> dict[str, str]:
-        answer = self._call(self._client.list_tags_for_resource, resourceArn=snapshot_arn)
+    def tags_of(self, snapshot_arn: str) -> dict[str, str] | None:
+        """The snapshot's tags, or None when it does not exist (any more)."""
+        try:
+            answer = self._call(self._client.list_tags_for_resource, resourceArn=snapshot_arn)
+        except self._client.exceptions.ResourceNotFoundException:
+            return None
         return dict(answer.get("tags", {}))
 
     def delete(self, snapshot_arn: str) -> Deletion:

@@ -1,0 +1,70 @@
+"""Reading an event once into a typed, frozen request."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from copied_snapshot_runtime.request import MalformedEvent, parse_request, unknown_type_reason
+from tests.handler_harness import COPY_ARN, RULE_ARN, SIGNATURE, STACK_ID, event, properties
+
+URL = f"https://cloudformation-custom-resource-response.example/response?{SIGNATURE}"
+
+
+def test_an_event_becomes_a_frozen_request() -> None:
+    message = event("Update", URL, properties(), physical_id=COPY_ARN, old_props=properties(Tags=[]))
+    request = parse_request(message)
+    assert (request.request_type, request.stack_id, request.logical_id) == ("Update", STACK_ID, "OrdersCopy")
+    assert (request.physical_id, request.poll, request.stack_name) == (COPY_ARN, False, "SnapshotCopyStack")
+    assert request.old_properties == properties(Tags=[])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.physical_id = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        request.properties["Tags"] = []  # type: ignore[index]
+    assert SIGNATURE not in repr(request)
+
+
+def test_a_poll_brings_its_data_and_rule() -> None:
+    message: dict[str, Any] = {
+        **event("Create", URL),
+        "CrHelperPoll": True,
+        "CrHelperData": {"SnapshotArn": COPY_ARN},
+        "CrHelperRule": RULE_ARN,
+    }
+    request = parse_request(message)
+    assert (request.poll, request.rule_arn, dict(request.data)) == (True, RULE_ARN, {"SnapshotArn": COPY_ARN})
+
+
+@pytest.mark.parametrize("missing", ["StackId", "RequestId", "LogicalResourceId", "ResponseURL"])
+def test_an_event_without_what_its_answer_needs_is_malformed(missing: str) -> None:
+    message = event("Create", URL)
+    del message[missing]
+    with pytest.raises(MalformedEvent, match=f"lacks {missing}"):
+        parse_request(message)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"not a url {SIGNATURE}",
+        f"ftp://host/x?{SIGNATURE}",
+        f"https://host/x?{SIGNATURE}\n",
+        f"https:///x?{SIGNATURE}",
+        f"https://[::1/x?{SIGNATURE}",
+    ],
+)
+def test_an_unusable_response_url_is_malformed_and_never_quoted(url: str) -> None:
+    with pytest.raises(MalformedEvent) as raised:
+        parse_request(event("Create", url))
+    assert SIGNATURE not in str(raised.value) and "ResponseURL" in str(raised.value)
+
+
+@pytest.mark.parametrize("request_type", ["Created", "", "delete"])
+def test_an_unknown_request_type_is_kept_to_be_refused_by_name(request_type: str) -> None:
+    request = parse_request(event(request_type, URL))
+    assert not request.known_type
+    assert unknown_type_reason(request) == (
+        f"unknown RequestType {request_type!r}; accepted are Create, Update, Delete"
+    )
