@@ -26,7 +26,7 @@ from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from local_cloud import serving
-from local_cloud.assembly import Stack, read_assembly
+from local_cloud.assembly import AssemblyError, Stack, read_assembly
 from local_cloud.cloudformation.custom import CustomResource
 from local_cloud.cloudformation.engine import Engine, StackEvent
 from local_cloud.cloudformation.order import Order
@@ -184,7 +184,7 @@ class LocalCloud(serving.Running):
         if names:
             unknown = set(names) - {stack.stack_name for stack in found}
             if unknown:
-                raise ValueError(f"no stack named {', '.join(sorted(unknown))} in {assembly_dir}")
+                raise AssemblyError(f"no stack named {', '.join(sorted(unknown))} in {assembly_dir}")
             found = [stack for stack in found if stack.stack_name in names]
         return found
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_cloud.assembly import Stack
+from local_cloud.assembly import AssemblyError, Stack
 from local_cloud.cloudformation import intrinsics
 from local_cloud.cloudformation.custom import CustomResource, as_cloudformation_sends
 from local_cloud.cloudformation.engine import Engine
@@ -569,7 +569,8 @@ def test_malformed_templates_fail_with_the_engines_own_error(
 
 
 def test_every_error_of_the_engine_shares_one_base_class() -> None:
-    assert all(issubclass(kind, DeploymentError) for kind in (DeployFailed, ResourceFailed, TemplateError))
+    kinds = (AssemblyError, DeployFailed, ResourceFailed, TemplateError)
+    assert all(issubclass(kind, DeploymentError) for kind in kinds)
 
 
 @mock_aws
