@@ -101,6 +101,20 @@ def test_example_app_deploys_the_copy_and_the_consumer_sees_its_arn(
     assert ("SnapshotCopyStack", "SnapshotCopyStack", "DELETE_COMPLETE") in events
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_example_app_deploys_and_destroys_in_a_seeded_order(tmp_path: Path, seed: int) -> None:
+    application = App(outdir=str(tmp_path / "cdk.out"), context=cdk_json_context())
+    example_app.build(application)
+    assembly = Path(application.synth().directory)
+    order = Order.seeded(seed)
+    with LocalCloud(tmp_path / "cloud", time_scale=240.0, durations=FAST, order=order) as seeded:
+        seeded.seed_source_snapshot(example_app.DEFAULT_SOURCE_SNAPSHOT_ARN)
+        copy_stack, _ = seeded.deploy(assembly)
+        arn = copy_stack.outputs["CopyArn"]
+        assert seeded.destroy(assembly) == ["SnapshotConsumerStack", "SnapshotCopyStack"]
+        assert snapshot(seeded, arn) is None
+
+
 def test_tags_are_updated_in_place(cloud: LocalCloud, tmp_path: Path) -> None:
     cloud.deploy(synth(tmp_path, "E2eTags", copy_of(tags={"team": "data", "tier": "gold"})))
     arn = copy_arn(cloud, "E2eTags")
