@@ -9,12 +9,14 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+from local_cloud.cloudformation.errors import DeploymentError
+
 STACK = "aws:cloudformation:stack"
 ASSETS = "cdk:asset-manifest"
 UNKNOWN = ("unknown-account", "unknown-region")
 
 
-class AssemblyError(ValueError):
+class AssemblyError(DeploymentError, ValueError):
     """The assembly cannot be read or deployed as it is; the message says why."""
 
 

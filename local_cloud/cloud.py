@@ -26,9 +26,11 @@ from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from local_cloud import serving
-from local_cloud.assembly import Stack, read_assembly
+from local_cloud.assembly import AssemblyError, Stack, read_assembly
 from local_cloud.cloudformation.custom import CustomResource
 from local_cloud.cloudformation.engine import Engine, StackEvent
+from local_cloud.cloudformation.order import Order
+from local_cloud.cloudformation.providers import Provider, default_providers
 from local_cloud.cloudformation.responses import ResponseEndpoint
 from local_cloud.cloudformation.store import StackState, StackStore
 from local_cloud.docdb_elastic import LocalDocDBElastic
@@ -56,8 +58,12 @@ class LocalCloud(serving.Running):
         time_scale: float = 60.0,
         durations: Durations = DEFAULT_DURATIONS,
         seed: int = 0,
+        order: Order | None = None,
+        providers: Mapping[str, Provider] | None = None,
         progress: Callable[[StackEvent], None] = lambda event: None,
     ) -> None:
+        """`order` picks the order of a stack's resources among those its dependencies allow (default:
+        CloudFormation's, all ready resources at once); `providers` replaces the resource types' providers."""
         self.state_dir = state_dir
         self.account = account
         self.time_scale = time_scale
@@ -73,10 +79,17 @@ class LocalCloud(serving.Running):
         self.scheduler = Scheduler(
             self.client, self.runner, lambda: sorted(self._regions), time_scale=time_scale
         )
-        self.custom = CustomResource(self.responses)
+        self.custom = CustomResource(self.responses, time_scale=time_scale)
         self.store = StackStore(state_dir)
         self._watchers: list[Callable[[StackEvent], None]] = [progress]
-        self.engine = Engine(self, self.store, self.custom, self._publish)
+        self.engine = Engine(
+            self,
+            self.store,
+            providers=default_providers() if providers is None else providers,
+            custom=self.custom,
+            order=order,
+            progress=self._publish,
+        )
 
     # -- life ------------------------------------------------------------------------------------------------
 
@@ -192,7 +205,7 @@ class LocalCloud(serving.Running):
         if names:
             unknown = set(names) - {stack.stack_name for stack in found}
             if unknown:
-                raise ValueError(f"no stack named {', '.join(sorted(unknown))} in {assembly_dir}")
+                raise AssemblyError(f"no stack named {', '.join(sorted(unknown))} in {assembly_dir}")
             found = [stack for stack in found if stack.stack_name in names]
         return found
 

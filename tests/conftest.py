@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +28,16 @@ pytest_plugins = ["tests.local_service"]
 
 # Skips bundling (fast); tests that need the real asset synthesize their own app.
 NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
-CDK_CONTEXT: dict[str, Any] = {**NO_BUNDLING, "@aws-cdk/core:validateAgainstDefaultRules": True}
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context the app ships with in cdk.json (feature flags), as `cdk synth` reads it."""
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
+    return context
+
+
+CDK_CONTEXT: dict[str, Any] = {**cdk_json_context(), **NO_BUNDLING}
 
 
 def new_app(**context: Any) -> App:

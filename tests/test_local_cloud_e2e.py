@@ -2,7 +2,9 @@
 
 CloudFormation's events go to the bundled handler in Lambda worker processes, crhelper's polling rules fire
 from moto's EventBridge, responses come back over HTTPS; the copy itself is made by the local docdb-elastic
-service. One cloud serves the module; each test uses its own stacks and names.
+service. One cloud serves the module, in the hostile order (resources nothing declares a need for are created
+after and deleted before the custom resources), so a missing DependsOn fails a test; each test deploys its
+own stacks under its own names and runs alone (`pytest -k`) as well as with the others.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from aws_cdk import App, Environment, RemovalPolicy, Stack
 import app as example_app
 from copied_snapshot import CopiedSnapshot
 from local_cloud.cloud import LocalCloud
-from local_cloud.cloudformation.engine import DeployFailed
+from local_cloud.cloudformation.errors import DeployFailed
+from local_cloud.cloudformation.order import Order
 from local_cloud.docdb_elastic.state import Durations
+from tests.conftest import cdk_json_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -31,7 +35,8 @@ _numbers = itertools.count()
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    with LocalCloud(tmp_path_factory.mktemp("cloud"), time_scale=240.0, durations=FAST) as running:
+    state_dir = tmp_path_factory.mktemp("cloud")
+    with LocalCloud(state_dir, time_scale=240.0, durations=FAST, order=Order.hostile()) as running:
         running.seed_source_snapshot(example_app.DEFAULT_SOURCE_SNAPSHOT_ARN, tags={"team": "orders"})
         running.seed_source_snapshot(SOURCE, encrypted=False, tags={"team": "orders"})
         yield running
@@ -41,8 +46,8 @@ Build = Callable[[Stack], None]
 
 
 def synth(tmp_path: Path, stack_name: str, build: Build) -> Path:
-    """A one-stack app synthesized with the real bundling, as `cdk synth` would."""
-    app = App(outdir=str(tmp_path / f"cdk.out.{next(_numbers)}"))
+    """A one-stack app synthesized with the real bundling and cdk.json's context, as `cdk synth` would."""
+    app = App(outdir=str(tmp_path / f"cdk.out.{next(_numbers)}"), context=cdk_json_context())
     stack = Stack(app, stack_name, env=Environment(account=ACCOUNT, region=REGION))
     build(stack)
     return Path(app.synth().directory)
@@ -73,7 +78,7 @@ def function_logs(cloud: LocalCloud) -> str:
 def test_example_app_deploys_the_copy_and_the_consumer_sees_its_arn(
     cloud: LocalCloud, tmp_path: Path
 ) -> None:
-    application = App(outdir=str(tmp_path / "cdk.out"))
+    application = App(outdir=str(tmp_path / "cdk.out"), context=cdk_json_context())
     example_app.build(application)
     assembly = Path(application.synth().directory)
     copy_stack, consumer = cloud.deploy(assembly)
@@ -94,6 +99,20 @@ def test_example_app_deploys_the_copy_and_the_consumer_sees_its_arn(
     assert snapshot(cloud, arn) is None
     events = [(event.stack, event.logical_id, event.status) for event in cloud.engine.events]
     assert ("SnapshotCopyStack", "SnapshotCopyStack", "DELETE_COMPLETE") in events
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_example_app_deploys_and_destroys_in_a_seeded_order(tmp_path: Path, seed: int) -> None:
+    application = App(outdir=str(tmp_path / "cdk.out"), context=cdk_json_context())
+    example_app.build(application)
+    assembly = Path(application.synth().directory)
+    order = Order.seeded(seed)
+    with LocalCloud(tmp_path / "cloud", time_scale=240.0, durations=FAST, order=order) as seeded:
+        seeded.seed_source_snapshot(example_app.DEFAULT_SOURCE_SNAPSHOT_ARN)
+        copy_stack, _ = seeded.deploy(assembly)
+        arn = copy_stack.outputs["CopyArn"]
+        assert seeded.destroy(assembly) == ["SnapshotConsumerStack", "SnapshotCopyStack"]
+        assert snapshot(seeded, arn) is None
 
 
 def test_tags_are_updated_in_place(cloud: LocalCloud, tmp_path: Path) -> None:
@@ -170,27 +189,38 @@ def test_a_create_failing_before_any_copy_is_deleted_by_its_placeholder_with_no_
     assert len(cloud.docdb.calls.of("DeleteClusterSnapshot")) == deletes_before
 
 
-def test_no_function_log_holds_a_response_url_or_its_signature(cloud: LocalCloud) -> None:
+def test_a_copy_is_created_and_destroyed_in_the_hostile_order(cloud: LocalCloud, tmp_path: Path) -> None:
+    """The custom resource's polls need the function's invoke permission while it creates and deletes: made
+    last and deleted first here, a copy that does not depend on it never hears its poll and times out."""
+    cloud.deploy(synth(tmp_path, "E2eHostile", copy_of()))
+    arn = copy_arn(cloud, "E2eHostile")
+    assert cloud.engine.destroy("E2eHostile")
+    assert snapshot(cloud, arn) is None
+    requests = [(t.request_type, t.status) for t in cloud.custom.timelines if t.stack == "E2eHostile"]
+    assert requests == [("Create", "SUCCESS"), ("Delete", "SUCCESS")]
+
+
+def test_no_function_log_holds_a_response_url_or_its_signature(cloud: LocalCloud, tmp_path: Path) -> None:
+    cloud.deploy(synth(tmp_path, "E2eLogs", copy_of()))
+    cloud.engine.destroy("E2eLogs")
     logs = function_logs(cloud)
     assert "START RequestId" in logs
     assert "cloudformation-custom-resource-response" not in logs
     assert not re.search(r"X-Amz-Signature", logs)
 
 
-def test_every_custom_resource_request_was_answered_and_timed(cloud: LocalCloud) -> None:
+def test_every_custom_resource_request_was_answered_and_timed(cloud: LocalCloud, tmp_path: Path) -> None:
+    cloud.deploy(synth(tmp_path, "E2eTimed", copy_of(tags={"tier": "gold"})))
+    cloud.deploy(synth(tmp_path, "E2eTimed", copy_of(tags={"tier": "silver"})))
+    cloud.engine.destroy("E2eTimed")
     report = cloud.report()
-    assert report.timelines
-    assert all(item.response_received is not None for item in report.timelines)
-    creates = [
-        item for item in report.timelines if item.request_type == "Create" and item.status == "SUCCESS"
-    ]
-    assert all(item.copy_active is not None for item in creates)
-    in_place = [
-        item for item in report.timelines if item.stack == "E2eTags" and item.request_type == "Update"
-    ]
-    assert [item.copy_active for item in in_place] == [None]  # a tag update makes no copy
-    assert all(
-        item.event_sent <= (item.copy_active or 0) <= (item.response_received or 0) for item in creates
-    )
-    assert report.api_calls["CopyClusterSnapshot"] >= len(creates)
+    timelines = [item for item in report.timelines if item.stack == "E2eTimed"]
+    assert [item.request_type for item in timelines] == ["Create", "Update", "Delete"]
+    assert all(item.response_received is not None for item in timelines)
+    create, update, _ = timelines
+    assert create.status == "SUCCESS"
+    assert create.copy_active is not None
+    assert update.copy_active is None  # a tag update makes no copy
+    assert create.event_sent <= create.copy_active <= (create.response_received or 0)
+    assert report.api_calls["CopyClusterSnapshot"] >= 1
     assert {entry["trigger"] for entry in report.invocations} == {"cloudformation", "events"}

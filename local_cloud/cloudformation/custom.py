@@ -1,18 +1,42 @@
 """Custom resources as CloudFormation runs them: an event to the ServiceToken's function, then a wait for
-the answer at the ResponseURL, up to the resource's ServiceTimeout."""
+the answer at the ResponseURL, up to the resource's ServiceTimeout.
+
+CloudFormation's rules that a handler must survive, played here as the CloudFormation User Guide
+("Custom resources", "Custom resource request objects", "ServiceTimeout") describes them:
+- no answer within ServiceTimeout fails the resource; a Create that failed this way is then sent a Delete;
+- a Create still waiting when a sibling fails is cancelled ("Resource creation cancelled") and later sent a
+  Delete with a physical id CloudFormation made up, since none was answered (aws-cdk PR 36951;
+  cloudformation-coverage-roadmap issue 1814);
+- FAILED without a PhysicalResourceId becomes "Invalid PhysicalResourceId", and a failed Create gets a made-up
+  id for its Delete (assumed from reports such as remind101/empire issue 918, not documented);
+- an Update may not change the ServiceToken ("Modifying service token is not allowed."): nothing is sent.
+The made-up id has the shape of CloudFormation's generated names, `<stack>-<logical id>-<random>` (assumed).
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from local_cloud.cloudformation.providers import Change, Outcome, ResourceFailed
-from local_cloud.cloudformation.responses import ResponseEndpoint
+from local_cloud.cloudformation.errors import NotSent, ResourceFailed
+from local_cloud.cloudformation.providers import Change, Outcome, generated_name
 
 DEFAULT_SERVICE_TIMEOUT = 3600
 MAX_PHYSICAL_ID_BYTES = 1024
+CANCELLED = "Resource creation cancelled"
+INVALID_PHYSICAL_ID = "Invalid PhysicalResourceId"
+SERVICE_TOKEN_CHANGED = "Modifying service token is not allowed."  # noqa: S105 - a status reason
+_WAIT_STEP = 0.05  # seconds between looks at a cancellation while waiting for an answer
+
+
+class Responses(Protocol):
+    """Where answers arrive: a one-time URL per request, and a wait for what was put there."""
+
+    def url_for(self, request_id: str) -> str: ...
+
+    def wait(self, request_id: str, timeout: float) -> tuple[dict[str, Any], float] | None: ...
 
 
 class CustomResourceFailed(ResourceFailed):
@@ -50,14 +74,21 @@ def as_cloudformation_sends(value: Any) -> Any:
 
 
 class CustomResource:
-    def __init__(self, responses: ResponseEndpoint) -> None:
+    """The provider of every custom resource type. `time_scale` shortens the ServiceTimeout wait as the
+    local cloud's clock runs faster."""
+
+    def __init__(self, responses: Responses, *, time_scale: float = 1.0) -> None:
         self._responses = responses
+        self._time_scale = time_scale
         self.timelines: list[Timeline] = []
 
     def create(self, change: Change) -> Outcome:
         return self._request(change, "Create")
 
     def update(self, change: Change) -> Outcome:
+        old_token = (change.old_properties or {}).get("ServiceToken")
+        if old_token is not None and old_token != change.properties.get("ServiceToken"):
+            raise NotSent(SERVICE_TOKEN_CHANGED)
         return self._request(change, "Update")
 
     def delete(self, change: Change) -> None:
@@ -86,16 +117,31 @@ class CustomResource:
         self.timelines.append(timeline)
         change.cloud.runner.invoke_async(token, event, trigger="cloudformation")
         timeout = int(change.properties.get("ServiceTimeout", DEFAULT_SERVICE_TIMEOUT))
-        answer = self._responses.wait(request_id, timeout)
+        answer = self._wait(change, request_type, request_id, timeout)
         if answer is None:
-            timeline.status = "TIMED_OUT"
-            raise ResourceFailed(
+            timeline.status = "CANCELLED" if change.cancelled.is_set() else "TIMED_OUT"
+            reason = CANCELLED if change.cancelled.is_set() else (
                 "CloudFormation did not receive a response from your Custom Resource within "
-                f"{timeout} seconds. "
-                f"Please check your logs for requestId [{request_id}]."
-            )
+                f"{timeout} seconds. Please check your logs for requestId [{request_id}]."
+            )  # fmt: skip
+            if request_type == "Create":  # CloudFormation deletes it on rollback, by an id of its own
+                raise CustomResourceFailed(reason, invented_physical_id(change))
+            raise ResourceFailed(reason)
         body, timeline.answered = answer
         return self._outcome(change, event, body, timeline)
+
+    def _wait(
+        self, change: Change, request_type: str, request_id: str, timeout: float
+    ) -> tuple[dict[str, Any], float] | None:
+        """The answer, or None when ServiceTimeout passed or CloudFormation cancelled this Create."""
+        deadline = time.monotonic() + timeout / self._time_scale
+        while True:
+            remaining = deadline - time.monotonic()
+            answer = self._responses.wait(request_id, max(0.0, min(_WAIT_STEP, remaining)))
+            if answer is not None:
+                return answer
+            if remaining <= 0 or (request_type == "Create" and change.cancelled.is_set()):
+                return None
 
     def _outcome(
         self, change: Change, event: dict[str, Any], body: dict[str, Any], timeline: Timeline
@@ -108,10 +154,13 @@ class CustomResource:
         if problem:
             timeline.status = "INVALID"
             raise CustomResourceFailed(f"Invalid response from the custom resource: {problem}", None)
+        if status == "FAILED" and not physical_id:
+            invented = invented_physical_id(change) if event["RequestType"] == "Create" else None
+            raise CustomResourceFailed(INVALID_PHYSICAL_ID, invented)
         if status == "FAILED":
             raise CustomResourceFailed(
                 str(body.get("Reason") or f"See the details in the function's log for {event['RequestId']}"),
-                str(physical_id) if physical_id else None,
+                str(physical_id),
             )
         return Outcome(str(physical_id), dict(body.get("Data") or {}))
 
@@ -128,3 +177,8 @@ def _malformed(event: dict[str, Any], body: dict[str, Any]) -> str | None:
     if physical_id and len(str(physical_id).encode()) > MAX_PHYSICAL_ID_BYTES:
         return f"PhysicalResourceId is longer than {MAX_PHYSICAL_ID_BYTES} bytes"
     return None
+
+
+def invented_physical_id(change: Change) -> str:
+    """The physical id CloudFormation makes up for a custom resource that answered none."""
+    return generated_name(change, 64)

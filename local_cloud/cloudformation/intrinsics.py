@@ -13,12 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from local_cloud.cloudformation.errors import TemplateError
+
 NO_VALUE = "AWS::NoValue"
 _SUB = re.compile(r"\$\{([^}]*)\}")
-
-
-class TemplateError(ValueError):
-    """The template uses something this local CloudFormation cannot evaluate, or refers to nothing."""
 
 
 class _NoValue:
@@ -51,7 +49,12 @@ def resolve(value: Any, scope: Scope) -> Any:
         [(name, argument)] = value.items()
         function = _FUNCTIONS.get(name)
         if function is not None:
-            return function(argument, scope)
+            try:
+                return function(argument, scope)
+            except TemplateError:
+                raise
+            except (TypeError, ValueError, IndexError, AttributeError) as error:  # malformed arguments
+                raise TemplateError(f"{name} cannot evaluate {argument!r}: {error}") from error
         if name.startswith("Fn::"):
             raise TemplateError(f"intrinsic function {name} is not supported by the local cloud")
     return {

@@ -12,18 +12,16 @@ import hashlib
 import io
 import json
 import secrets
+import threading
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from local_cloud.cloudformation.errors import ResourceFailed as ResourceFailed  # noqa: PLC0414 - re-exported
 from local_cloud.cloudformation.store import StackState
 from local_cloud.lambda_runtime.runner import Function, LambdaRunner
-
-
-class ResourceFailed(Exception):
-    """A resource could not be created, updated or deleted; the message is the status reason."""
 
 
 class Cloud(Protocol):
@@ -44,6 +42,8 @@ class Change:
     assets: Mapping[str, Path] = field(default_factory=dict)
     physical_id: str | None = None
     old_properties: dict[str, Any] | None = None
+    # Set when CloudFormation cancels the operation (a sibling failed while this Create was running).
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def client(self, service: str) -> Any:
         return self.cloud.client(service, self.stack.region)
@@ -327,13 +327,15 @@ def _policy_attributes(change: Change, name: str) -> dict[str, Any]:
     return {"Id": hashlib.sha256(name.encode()).hexdigest()[:20]}
 
 
-PROVIDERS: dict[str, Provider] = {
-    "AWS::CDK::Metadata": Recorded(),
-    "AWS::Logs::LogGroup": Recorded(_log_group_attributes),
-    "AWS::IAM::Policy": Recorded(_policy_attributes),
-    "AWS::IAM::Role": IamRole(),
-    "AWS::Lambda::Function": LambdaFunction(),
-    "AWS::Lambda::Permission": LambdaPermission(),
-    "AWS::KMS::Key": KmsKey(),
-    "AWS::SSM::Parameter": SsmParameter(),
-}
+def default_providers() -> dict[str, Provider]:
+    """The resource types the local cloud deploys besides custom resources, each with its provider."""
+    return {
+        "AWS::CDK::Metadata": Recorded(),
+        "AWS::Logs::LogGroup": Recorded(_log_group_attributes),
+        "AWS::IAM::Policy": Recorded(_policy_attributes),
+        "AWS::IAM::Role": IamRole(),
+        "AWS::Lambda::Function": LambdaFunction(),
+        "AWS::Lambda::Permission": LambdaPermission(),
+        "AWS::KMS::Key": KmsKey(),
+        "AWS::SSM::Parameter": SsmParameter(),
+    }
