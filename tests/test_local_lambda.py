@@ -188,19 +188,22 @@ def test_the_worker_reads_the_clocks_simulated_time(simulated: LambdaRunner) -> 
     assert 299_000 < answer["remaining"] <= 300_000
 
 
-def test_a_scaled_clock_speeds_up_the_workers_sleep_and_timeout(
+def test_on_a_scaled_clock_the_worker_starts_from_the_clocks_time_and_works_at_the_wall_clocks_pace(
     tmp_path: Path, runtime_dir: Path, code: Path
 ) -> None:
-    running = LambdaRunner(tmp_path / "logs", runtime_dir, clock=ScaledClock(60), console=lambda text: None)
-    running.register(greeter(code, timeout=120))
+    clock = ScaledClock(3600)  # an hour a second: simulated time is far ahead of the wall clock
+    running = LambdaRunner(tmp_path / "logs", runtime_dir, clock=clock, console=lambda text: None)
+    running.register(greeter(code, timeout=1))
     try:
         running.invoke("greeter", {})  # a warm worker
-        started = time.monotonic()
-        running.invoke("greeter", {"sleep": 60})  # a simulated minute: a second
-        assert time.monotonic() - started < 3
-        with pytest.raises(InvocationFailed, match="timed out after 120 seconds"):
-            running.invoke("greeter", {"sleep": 600})
-        assert time.monotonic() - started < 6
+        time.sleep(0.5)
+        before = clock.now()
+        answer = running.invoke("greeter", {"clock": True})
+        assert before - 5 <= answer["time"] <= clock.now()
+        assert answer["time"] - time.time() > 1000
+        assert 500 < answer["remaining"] <= 1000  # the timeout is wall-clock seconds
+        with pytest.raises(InvocationFailed, match="timed out after 1 seconds"):
+            running.invoke("greeter", {"sleep": 3})
     finally:
         running.shutdown()
 

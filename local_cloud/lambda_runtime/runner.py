@@ -4,10 +4,13 @@ Each invocation runs in a worker of its function, with the function's environmen
 a worker runs one invocation at a time; idle workers are reused. A worker that times out is killed, as Lambda
 ends a timed-out environment; a worker that dies mid-invocation ends that invocation as failed. Asynchronous
 invocations (CloudFormation's, EventBridge's) that fail are tried twice more, a minute and then two minutes
-later, as Lambda does (Lambda developer guide, "Asynchronous invocation"). Output is the function's log: kept
+later, as Lambda does (Lambda developer guide, "How Lambda handles errors and retries with asynchronous
+invocation"). Output is the function's log: kept
 per function and appended to its log file; a failed invocation's output is also shown on the console.
 
-All times are the local cloud's clock (`local_cloud.clock`); workers read the same simulated time. `Faults`
+Times are the local cloud's clock (`local_cloud.clock`): invocations' start and end, retry delays; workers
+read the same simulated time, running at the wall clock's pace during an invocation (a scale speeds up
+waiting, not work), so a function's timeout is wall-clock seconds. `Faults`
 switches on, seeded, what a fault campaign needs: workers killed mid-invocation and invocations cut short by
 a Lambda timeout. Only Python functions can run here: others are refused when registered.
 """
@@ -32,7 +35,8 @@ from typing import IO, Any
 from local_cloud.clock import Clock, ScaledClock
 
 WORKER = Path(__file__).with_name("worker.py")
-# Lambda developer guide, "Asynchronous invocation": two more attempts, one minute and then two minutes apart.
+# Two more attempts, one minute and then two minutes apart (Lambda developer guide, "How Lambda handles errors
+# and retries with asynchronous invocation").
 ASYNC_RETRY_DELAYS = (60.0, 120.0)
 OUTPUT_WAIT = 10.0  # wall-clock seconds a finished invocation's last output may take to reach the log
 NODE_SOURCES = (".js", ".mjs", ".cjs")
@@ -124,9 +128,7 @@ def runnable(function: Function) -> None:
 
 
 class _Worker:
-    def __init__(
-        self, function: Function, runtime_dir: Path, log: _Log, anchor: tuple[float, float, float]
-    ) -> None:
+    def __init__(self, function: Function, runtime_dir: Path, log: _Log, anchor: tuple[float, float]) -> None:
         request_read, self._request_write = os.pipe()
         self._result_read, result_write = os.pipe()
         self.process = subprocess.Popen(  # noqa: S603 - runs this package's worker with the function's code
@@ -320,7 +322,7 @@ class LambdaRunner:
             worker.kill()
             worker = None
         if worker is None:
-            worker = _Worker(function, self._runtime_dir, registered.log, (simulated, real, self.clock.scale))
+            worker = _Worker(function, self._runtime_dir, registered.log, (simulated, real))
         with self._lock:
             registered.busy.add(worker)
         request = {
@@ -332,13 +334,13 @@ class LambdaRunner:
             "logGroup": function.log_group_name,
             "logStream": f"local/{record.request_id}",
             "deadline": simulated + timeout,
-            "clock": [*self.clock.anchor(), self.clock.scale],
+            "clock": [simulated, real],
         }
         killer = threading.Timer(crash_after, worker.process.kill) if crash else None
         if killer:
             killer.start()
         try:
-            answer = worker.invoke(request, timeout / self.clock.scale)
+            answer = worker.invoke(request, timeout)
         except TimeoutError:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock.now()))
             registered.log.write(f"{stamp} {record.request_id} Task timed out after {timeout:.2f} seconds")

@@ -6,10 +6,11 @@ isolated and without site-packages, so the function sees only its own bundled co
 (boto3 and its dependencies), never this project's sources or test packages. Requests arrive as JSON lines on
 one pipe and results leave on another; stdout and stderr are the function's log.
 
-The function lives on the local cloud's clock: before its code is imported, `time.time`, `time.sleep`,
-`time.monotonic` and timed waits of `threading` (crhelper's timeout timer) are replaced by versions that run
-from the clock's anchor (a simulated instant, the wall-clock instant it was read at, and the scale), which
-every request renews. The clock never jumps while an invocation runs, so this is exact.
+The function lives on the local cloud's clock: before its code is imported, `time.time` and `time.time_ns`
+are replaced by a clock that reads the local cloud's time from an anchor (a simulated instant and the
+wall-clock instant it was read at), which every request renews, and runs at the wall clock's pace from there:
+a scale speeds up waiting, not the function's own work, so its sleeps and its timeout are wall-clock time.
+With a simulated clock at scale 1 (which never jumps while an invocation runs) this is exact.
 """
 
 from __future__ import annotations
@@ -19,50 +20,31 @@ import json
 import logging
 import os
 import sys
-import threading
 import time
 import traceback
 from typing import Any
 
 _wall_time = time.time
-_wall_sleep = time.sleep
-_wall_monotonic = time.monotonic
-_condition_wait = threading.Condition.wait
 
 
 class SimulatedTime:
     """The local cloud's time inside the worker, from the latest anchor the runner sent."""
 
-    def __init__(self, simulated: float, real: float, scale: float) -> None:
-        self.anchor(simulated, real, scale)
-        self._monotonic_origin = _wall_monotonic()
+    def __init__(self, simulated: float, real: float) -> None:
+        self.anchor(simulated, real)
 
-    def anchor(self, simulated: float, real: float, scale: float) -> None:
-        self.simulated, self.real, self.scale = simulated, real, scale
+    def anchor(self, simulated: float, real: float) -> None:
+        self.simulated, self.real = simulated, real
 
     def time(self) -> float:
-        return self.simulated + (_wall_time() - self.real) * self.scale
+        return self.simulated + (_wall_time() - self.real)
 
     def time_ns(self) -> int:
         return int(self.time() * 1e9)
 
-    def monotonic(self) -> float:
-        return self._monotonic_origin + (_wall_monotonic() - self._monotonic_origin) * self.scale
-
-    def sleep(self, seconds: float) -> None:
-        _wall_sleep(max(0.0, seconds) / self.scale)
-
     def install(self) -> None:
         time.time = self.time
         time.time_ns = self.time_ns
-        time.monotonic = self.monotonic
-        time.sleep = self.sleep  # type: ignore[assignment]
-        clock = self
-
-        def wait(condition: threading.Condition, timeout: float | None = None) -> bool:
-            return _condition_wait(condition, None if timeout is None else max(0.0, timeout) / clock.scale)
-
-        threading.Condition.wait = wait  # type: ignore[method-assign, assignment]
 
 
 class LambdaContext:
@@ -120,7 +102,7 @@ def main() -> None:
         for line in requests:
             request = json.loads(line)
             clock.anchor(*request["clock"])
-            started = _wall_monotonic()
+            started = time.monotonic()
             print(f"START RequestId: {request['requestId']} Version: $LATEST", flush=True)
             if init_error is not None:
                 result: dict[str, Any] = {"ok": False, **init_error}
@@ -131,7 +113,7 @@ def main() -> None:
                 except Exception as error:
                     traceback.print_exc()
                     result = {"ok": False, "errorType": type(error).__name__, "errorMessage": str(error)}
-            milliseconds = (_wall_monotonic() - started) * 1000
+            milliseconds = (time.monotonic() - started) * 1000
             sys.stderr.flush()
             print(f"END RequestId: {request['requestId']}", flush=True)
             print(f"REPORT RequestId: {request['requestId']}\tDuration: {milliseconds:.2f} ms", flush=True)
