@@ -80,7 +80,8 @@ class Faults:
 
 @dataclass
 class Invocation:
-    """One invocation as the runner saw it, for reports and benchmarks (times on the local cloud's clock)."""
+    """One invocation as the runner saw it, for reports and benchmarks: it started at `started` on the local
+    cloud's clock and ran for `duration` wall-clock seconds (the worker's own time), Lambda's run time."""
 
     function: str
     request_id: str
@@ -344,19 +345,19 @@ class LambdaRunner:
         except TimeoutError:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock.now()))
             registered.log.write(f"{stamp} {record.request_id} Task timed out after {timeout:.2f} seconds")
-            self._finish(registered, worker, record, "timeout", "Task timed out")
+            self._finish(registered, worker, record, real, outcome="timeout", error="Task timed out")
             raise InvocationFailed(f"{function.name} timed out after {timeout:g} seconds") from None
         except InvocationFailed as error:
-            self._finish(registered, worker, record, "crashed", str(error))
+            self._finish(registered, worker, record, real, outcome="crashed", error=str(error))
             raise InvocationFailed(f"{function.name} failed: {error}") from None
         finally:
             if killer:
                 killer.cancel()
         if not answer["ok"]:
             reason = f"{answer['errorType']}: {answer['errorMessage']}"
-            self._finish(registered, worker, record, "error", reason)
+            self._finish(registered, worker, record, real, outcome="error", error=reason)
             raise InvocationFailed(f"{function.name} failed: {reason}")
-        self._finish(registered, worker, record, "ok", "")
+        self._finish(registered, worker, record, real, outcome="ok", error="")
         return answer["value"]
 
     def invoke_async(self, name_or_arn: str, event: Any, *, trigger: str, delay: float = 0.0) -> Future[None]:
@@ -405,9 +406,17 @@ class LambdaRunner:
         return registered
 
     def _finish(
-        self, registered: _Registered, worker: _Worker, record: Invocation, outcome: str, error: str
+        self,
+        registered: _Registered,
+        worker: _Worker,
+        record: Invocation,
+        wall_started: float,
+        *,
+        outcome: str,
+        error: str,
     ) -> None:
-        record.ended, record.outcome, record.error = self.clock.now(), outcome, error
+        record.ended = record.started + (time.time() - wall_started)
+        record.outcome, record.error = outcome, error
         with self._lock:
             registered.busy.discard(worker)
             current = self._functions.get(registered.function.name)
