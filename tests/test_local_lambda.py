@@ -163,6 +163,27 @@ def test_a_failed_async_invocation_is_tried_twice_more_a_minute_then_two_later(
     assert 120 <= gaps[1] < 120.5
 
 
+def test_a_retry_waiting_for_its_delay_holds_no_worker_thread(
+    tmp_path: Path, runtime_dir: Path, code: Path
+) -> None:
+    clock = SimulatedClock(start=1_000_000.0)
+    running = LambdaRunner(
+        tmp_path / "logs", runtime_dir, max_concurrency=1, clock=clock, console=lambda text: None
+    )
+    running.register(greeter(code, timeout=300))
+    try:
+        failing = running.invoke_async("greeter", {"fail": True}, trigger="failing")
+        running.invoke_async("greeter", {}, trigger="fine").result(timeout=30)
+        failing.result(timeout=30)
+        first, fine = running.invocations[:2]
+        assert (first.trigger, fine.trigger) == ("failing", "fine")
+        assert fine.started - first.ended < 1  # not after the failing one's retries, a minute and more later
+        assert [record.trigger for record in running.invocations[2:]] == ["failing", "failing"]
+    finally:
+        running.shutdown()
+        clock.stop()
+
+
 def test_async_retries_can_be_switched_off(tmp_path: Path, runtime_dir: Path, code: Path) -> None:
     running = LambdaRunner(tmp_path / "logs", runtime_dir, faults=Faults(async_retries=False), console=print)
     running.register(greeter(code))

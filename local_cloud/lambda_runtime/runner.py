@@ -97,6 +97,16 @@ class Invocation:
         return self.ended - self.started
 
 
+@dataclass(frozen=True)
+class _Async:
+    """An asynchronous invocation across its attempts."""
+
+    function: str
+    event: Any
+    trigger: str
+    done: Future[None]
+
+
 def function_name(name_or_arn: str) -> str:
     """`greeter` from `greeter` or from `arn:aws:lambda:...:function:greeter[:qualifier]`."""
     return name_or_arn.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
@@ -362,33 +372,43 @@ class LambdaRunner:
 
     def invoke_async(self, name_or_arn: str, event: Any, *, trigger: str, delay: float = 0.0) -> Future[None]:
         """Queues an invocation as Lambda's Event type does (after `delay` seconds); failures are tried twice
-        more unless `Faults.async_retries` is off. Queued work counts as running on the clock."""
+        more unless `Faults.async_retries` is off. The future ends with the last attempt. Queued work counts
+        as running on the clock; a delay is a wait on it, which holds no worker thread."""
         self._registered(name_or_arn)
-        release = self.clock.hold()
-        try:
-            return self._pool.submit(self._run_async, name_or_arn, event, trigger, delay, release)
-        except RuntimeError:
-            release()
-            raise
+        done: Future[None] = Future()
+        self._attempt(_Async(name_or_arn, event, trigger, done), 1, delay)
+        return done
 
-    def _run_async(
-        self, name_or_arn: str, event: Any, trigger: str, delay: float, release: Callable[[], None]
-    ) -> None:
+    def _attempt(self, job: _Async, attempt: int, delay: float) -> None:
+        release = self.clock.hold()
+        if delay > 0:
+            threading.Thread(target=self._later, args=(job, attempt, delay, release), daemon=True).start()
+            return
+        try:
+            self._pool.submit(self._run_attempt, job, attempt, release)
+        except RuntimeError:  # shut down
+            release()
+            job.done.set_result(None)
+
+    def _later(self, job: _Async, attempt: int, delay: float, release: Callable[[], None]) -> None:
         with self.clock.busy():
             release()
-            if delay > 0:
-                self.clock.sleep(delay)
+            self.clock.sleep(delay)
+            self._attempt(job, attempt, 0.0)
+
+    def _run_attempt(self, job: _Async, attempt: int, release: Callable[[], None]) -> None:
+        with self.clock.busy():
+            release()
             attempts = 1 + (len(ASYNC_RETRY_DELAYS) if self.faults.async_retries else 0)
-            for attempt in range(1, attempts + 1):
-                try:
-                    self._invoke(name_or_arn, event, trigger, attempt)
+            try:
+                self._invoke(job.function, job.event, job.trigger, attempt)
+            except InvocationFailed:
+                if attempt < attempts and self.function(job.function) is not None:
+                    self._attempt(job, attempt + 1, ASYNC_RETRY_DELAYS[attempt - 1])
                     return
-                except InvocationFailed:
-                    if attempt == attempts or self.function(name_or_arn) is None:
-                        return
-                    self.clock.sleep(ASYNC_RETRY_DELAYS[attempt - 1])
-                except KeyError:
-                    return  # the function was deleted meanwhile
+            except KeyError:
+                pass  # the function was deleted meanwhile
+            job.done.set_result(None)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
