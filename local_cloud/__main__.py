@@ -5,6 +5,7 @@ demo ASSEMBLY     start the cloud, seed source snapshots, deploy every stack, sh
 serve             run the cloud until interrupted, so that deploy and destroy can be separate commands
 deploy ASSEMBLY   deploy (create or update) the assembly's stacks to the serving cloud
 destroy ASSEMBLY  destroy them, dependents first
+seed ARN...       make source snapshots exist in the serving cloud
 """
 
 from __future__ import annotations
@@ -16,39 +17,125 @@ from pathlib import Path
 
 from local_cloud import serving
 from local_cloud.assembly import Stack
-from local_cloud.cloud import LocalCloud
+from local_cloud.cloud import AtLeastOnce, LocalCloud
 from local_cloud.cloudformation.engine import DeployFailed
 from local_cloud.control import ControlServer, send
-from local_cloud.progress import outputs_lines, printer
+from local_cloud.lambda_runtime.runner import Faults
+from local_cloud.progress import Progress, outputs_lines
 
 DEFAULT_STATE_DIR = Path(".local-cloud")
 COPIED_SNAPSHOT = "Custom::CopiedSnapshot"
+COMMANDS = {
+    "demo": (
+        "deploy an assembly to a new local cloud, show its outputs, then destroy it",
+        "Starts the local cloud, seeds source snapshots, deploys every stack (or --stacks), prints the "
+        "outputs and a report, then destroys the stacks and stops; with --keep-running it "
+        "serves them instead.",
+    ),
+    "serve": (
+        "run the local cloud until interrupted",
+        "Runs the local cloud on loopback until Ctrl-C, so that deploy, destroy and seed can be run as "
+        "separate commands against the same --state-dir.",
+    ),
+    "deploy": (
+        "deploy an assembly's stacks to the serving cloud",
+        "Creates or updates the assembly's stacks on the cloud serving --state-dir, in dependency order, "
+        "printing stack events as they happen and the outputs at the end.",
+    ),
+    "destroy": (
+        "destroy an assembly's stacks on the serving cloud",
+        "Deletes the assembly's deployed stacks from the cloud serving --state-dir, dependents first.",
+    ),
+    "seed": (
+        "make source snapshots exist in the serving cloud",
+        "Creates each ARN as a docdb-elastic cluster snapshot (encrypted with a key of its region) in the "
+        "cloud serving --state-dir, as if it existed before any deployment.",
+    ),
+}
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a probability is between 0 and 1, got {text}")
+    return value
+
+
+def _cloud_options(command: argparse.ArgumentParser) -> None:
+    clock = command.add_argument_group("time")
+    clock.add_argument(
+        "--time-scale",
+        type=float,
+        default=60.0,
+        help="simulated seconds per wall-clock second, for every wait (60: rate(1 minute) fires each second)",
+    )
+    clock.add_argument(
+        "--simulated-clock",
+        action="store_true",
+        help="also skip the time in which nothing runs, straight to the next due event",
+    )
+    unkind = command.add_argument_group("at least once and faults (seeded)")
+    unkind.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    unkind.add_argument(
+        "--duplicate-events",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability that EventBridge delivers a rule's target twice",
+    )
+    unkind.add_argument(
+        "--duplicate-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the second delivery within this many seconds (default 0: at the same time)",
+    )
+    unkind.add_argument(
+        "--no-async-retries",
+        action="store_true",
+        help="do not retry failed asynchronous Lambda invocations (Lambda tries twice more)",
+    )
+    unkind.add_argument(
+        "--worker-crash", type=_probability, default=0.0, metavar="P", help="probability a Lambda worker dies"
+    )
+    unkind.add_argument(
+        "--lambda-timeout",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability an invocation gets only a few seconds of its function's timeout",
+    )
+    command.add_argument(
+        "--seed-snapshot",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="an automated snapshot (and its cluster, encrypted with the account's default key) "
+        "that exists before deploying",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m local_cloud", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("demo", "serve", "deploy", "destroy"):
-        command = commands.add_parser(name)
-        command.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
-        if name != "serve":
+    parser = argparse.ArgumentParser(
+        prog="python -m local_cloud",
+        description=__doc__.split("\n")[0],
+        epilog="`python -m local_cloud COMMAND --help` describes each command.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (summary, description) in COMMANDS.items():
+        command = commands.add_parser(name, help=summary, description=description)
+        command.add_argument(
+            "--state-dir",
+            type=Path,
+            default=DEFAULT_STATE_DIR,
+            help=f"where the cloud keeps its stacks, logs and endpoints (default {DEFAULT_STATE_DIR})",
+        )
+        if name in ("demo", "deploy", "destroy"):
             command.add_argument("assembly", type=Path, help="the cloud assembly directory (cdk.out)")
             command.add_argument("--stacks", nargs="*", help="only these stacks (default: all)")
         if name in ("demo", "serve"):
-            command.add_argument(
-                "--time-scale",
-                type=float,
-                default=60.0,
-                help="how much faster EventBridge schedules run (60: rate(1 minute) fires every second)",
-            )
-            command.add_argument(
-                "--seed-snapshot",
-                action="append",
-                default=[],
-                metavar="ARN",
-                help="an automated snapshot (and its cluster, encrypted with the account's default key) "
-                "that exists before deploying",
-            )
+            _cloud_options(command)
+    commands.choices["seed"].add_argument("arns", nargs="+", metavar="ARN", help="a cluster snapshot ARN")
     demo = commands.choices["demo"]
     demo.add_argument(
         "--seed-sources",
@@ -69,12 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     state_dir: Path = options.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     try:
-        if options.command == "deploy":
+        if options.command in ("deploy", "destroy"):
             body = {"assembly": str(options.assembly.resolve()), "stacks": options.stacks}
-            return 0 if send(state_dir, "deploy", body) else 1
-        if options.command == "destroy":
-            body = {"assembly": str(options.assembly.resolve()), "stacks": options.stacks}
-            return 0 if send(state_dir, "destroy", body) else 1
+            return 0 if send(state_dir, options.command, body) else 1
+        if options.command == "seed":
+            return 0 if send(state_dir, "seed", {"snapshots": options.arns}) else 1
         return _run(options, state_dir)
     except (RuntimeError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -84,9 +170,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _delivery(options: argparse.Namespace) -> AtLeastOnce:
+    faults = Faults(
+        async_retries=not options.no_async_retries,
+        worker_crash=options.worker_crash,
+        lambda_timeout=options.lambda_timeout,
+        seed=options.seed,
+    )
+    return AtLeastOnce(options.duplicate_events, options.duplicate_delay, faults)
+
+
 def _run(options: argparse.Namespace, state_dir: Path) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
-    with LocalCloud(state_dir, time_scale=options.time_scale, progress=printer()) as cloud:
+    cloud = LocalCloud(
+        state_dir,
+        time_scale=options.time_scale,
+        simulated=options.simulated_clock,
+        seed=options.seed,
+        delivery=_delivery(options),
+    )
+    with cloud, Progress(lambda line: print(line, flush=True), cloud.clock) as progress:
+        cloud.watch(progress)
         sources = list(options.seed_snapshot)
         if getattr(options, "seed_sources", False):
             sources += [arn for arn in copy_sources(cloud.stacks(options.assembly)) if arn not in sources]

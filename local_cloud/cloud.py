@@ -3,7 +3,8 @@
 - docdb-elastic: the project's own local service (`local_cloud.docdb_elastic`);
 - KMS, SSM, IAM, Lambda (functions, resource policies) and EventBridge (rules, targets): moto in server mode;
 - Lambda execution: `lambda_runtime`, running each function's bundled asset in worker processes;
-- EventBridge's schedules: `scheduler`, firing enabled rate rules at their targets (sped up by `time_scale`);
+- EventBridge's schedules: `scheduler`, firing enabled rate rules at their targets;
+- time: one clock (`clock`) for every wait: scaled (`time_scale`) or simulated (idle time skipped);
 - custom resource responses: an HTTPS ResponseURL with a throwaway CA (`cloudformation.responses`);
 - CloudFormation: `cloudformation.engine`, deploying a synthesized cloud assembly, stacks kept in `state_dir`.
 
@@ -18,6 +19,7 @@ import logging
 import threading
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -27,6 +29,7 @@ from moto.server import ThreadedMotoServer
 
 from local_cloud import serving
 from local_cloud.assembly import AssemblyError, Stack, read_assembly
+from local_cloud.clock import Clock, ScaledClock, SimulatedClock
 from local_cloud.cloudformation.custom import CustomResource
 from local_cloud.cloudformation.engine import Engine, StackEvent
 from local_cloud.cloudformation.order import Order
@@ -37,7 +40,7 @@ from local_cloud.docdb_elastic import LocalDocDBElastic
 from local_cloud.docdb_elastic.identity import DEFAULT_ACCOUNT, Caller
 from local_cloud.docdb_elastic.state import AUTOMATED, Durations, parse_arn
 from local_cloud.lambda_runtime import runtime_site
-from local_cloud.lambda_runtime.runner import LambdaRunner
+from local_cloud.lambda_runtime.runner import Faults, LambdaRunner
 from local_cloud.report import Report
 from local_cloud.scheduler import Scheduler
 
@@ -49,6 +52,17 @@ SECRET_ACCESS_KEY = "local-cloud"  # noqa: S105 - the local services check no se
 DEFAULT_DURATIONS = Durations(cluster=2.0, snapshot=2.0, copy=3.0, delete=1.0)
 
 
+@dataclass(frozen=True)
+class AtLeastOnce:
+    """Deliveries as unkind as AWS's, seeded: EventBridge may deliver a rule's target twice (`duplicates`:
+    the probability, the second within `duplicate_delay` seconds, concurrently when 0), and `faults` says
+    what Lambda does (retries of failed asynchronous invocations, injected worker crashes and timeouts)."""
+
+    duplicates: float = 0.0
+    duplicate_delay: float = 0.0
+    faults: Faults = field(default_factory=Faults)
+
+
 class LocalCloud(serving.Running):
     def __init__(
         self,
@@ -56,28 +70,46 @@ class LocalCloud(serving.Running):
         *,
         account: str = DEFAULT_ACCOUNT,
         time_scale: float = 60.0,
+        simulated: bool = False,
         durations: Durations = DEFAULT_DURATIONS,
         seed: int = 0,
         order: Order | None = None,
         providers: Mapping[str, Provider] | None = None,
+        delivery: AtLeastOnce | None = None,
         progress: Callable[[StackEvent], None] = lambda event: None,
     ) -> None:
-        """`order` picks the order of a stack's resources among those its dependencies allow (default:
-        CloudFormation's, all ready resources at once); `providers` replaces the resource types' providers."""
+        """`time_scale`: simulated seconds per wall-clock second; `simulated`: skip idle time as well;
+        `order` picks the order of a stack's resources among those its dependencies allow (default:
+        CloudFormation's, all ready resources at once); `providers` replaces the resource types' providers;
+        `delivery`: at-least-once deliveries and injected Lambda faults."""
         self.state_dir = state_dir
         self.account = account
+        self.clock: Clock = SimulatedClock(scale=time_scale) if simulated else ScaledClock(time_scale)
         self.time_scale = time_scale
+        self.delivery = delivery or AtLeastOnce()
         self.docdb = LocalDocDBElastic(seed=seed, durations=durations)
         self._moto = ThreadedMotoServer(ip_address=serving.LOOPBACK, port=0, verbose=False)
         self.moto_url = ""
         self.responses = ResponseEndpoint(state_dir)
-        self.runner = LambdaRunner(state_dir / "logs", runtime_site.build(state_dir / "runtime"))
+        self.runner = LambdaRunner(
+            state_dir / "logs",
+            runtime_site.build(state_dir / "runtime"),
+            clock=self.clock,
+            faults=self.delivery.faults,
+        )
         self._regions: set[str] = {DEFAULT_REGION}
         self._clients: dict[tuple[str, str], Any] = {}
         self._default_keys: dict[str, str] = {}
         self._clients_lock = threading.Lock()
         self.scheduler = Scheduler(
-            self.client, self.runner, lambda: sorted(self._regions), time_scale=time_scale
+            self.client,
+            self.runner,
+            lambda: sorted(self._regions),
+            clock=self.clock,
+            tick=None if simulated else 0.1,  # a simulated clock must not be held by the scheduler's rescans
+            duplicates=self.delivery.duplicates,
+            duplicate_delay=self.delivery.duplicate_delay,
+            seed=seed,
         )
         self.custom = CustomResource(self.responses, time_scale=time_scale)
         self.store = StackStore(state_dir)
@@ -111,6 +143,8 @@ class LocalCloud(serving.Running):
         self.responses.stop()
         self._moto.stop()
         self.docdb.stop()
+        if isinstance(self.clock, SimulatedClock):
+            self.clock.stop()
 
     # -- what resources and functions use --------------------------------------------------------------------
 
@@ -212,18 +246,20 @@ class LocalCloud(serving.Running):
     def deploy(self, assembly_dir: Path, names: list[str] | None = None) -> list[StackState]:
         """Deploys the assembly's stacks in dependency order (creating or updating each)."""
         deployed = []
-        for stack in self.stacks(assembly_dir, names):
-            self.bootstrap(stack.region)
-            deployed.append(self.engine.deploy(stack))
+        with self.clock.busy():
+            for stack in self.stacks(assembly_dir, names):
+                self.bootstrap(stack.region)
+                deployed.append(self.engine.deploy(stack))
         return deployed
 
     def destroy(self, assembly_dir: Path, names: list[str] | None = None) -> list[str]:
         """Destroys the assembly's deployed stacks, dependents first; answers the stacks destroyed."""
-        return [
-            stack.stack_name
-            for stack in reversed(self.stacks(assembly_dir, names))
-            if self.engine.destroy(stack.stack_name)
-        ]
+        with self.clock.busy():
+            return [
+                stack.stack_name
+                for stack in reversed(self.stacks(assembly_dir, names))
+                if self.engine.destroy(stack.stack_name)
+            ]
 
     def bootstrap(self, region: str) -> None:
         """What `cdk bootstrap` leaves behind that templates check: the bootstrap version parameter."""

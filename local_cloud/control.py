@@ -1,7 +1,8 @@
 """The running local cloud's control API, so that deploy and destroy can be separate commands.
 
 `python -m local_cloud serve` keeps the cloud (and the services' state) alive; `deploy` and `destroy` send
-it an assembly and print the stack events it streams back, ending with `OK` or `FAILED <reason>`.
+it an assembly and `seed` source snapshot ARNs, and print the progress it streams back (stack events,
+heartbeats, deployment times), ending with `OK` or `FAILED <reason>`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from werkzeug.wrappers import Request, Response
 from local_cloud import serving
 from local_cloud.cloud import LocalCloud
 from local_cloud.cloudformation.engine import DeployFailed
-from local_cloud.progress import event_line, outputs_lines
+from local_cloud.progress import Progress, outputs_lines
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -61,6 +62,8 @@ class ControlServer:
             response = self._stream(lambda: self._deploy(body))
         elif (request.method, request.path) == ("POST", "/destroy"):
             response = self._stream(lambda: self._destroy(body))
+        elif (request.method, request.path) == ("POST", "/seed"):
+            response = self._stream(lambda: self._seed(body))
         elif (request.method, request.path) == ("GET", "/report"):
             response = Response(json.dumps(self._cloud.report().as_dict()), content_type="application/json")
         else:
@@ -75,12 +78,17 @@ class ControlServer:
         destroyed = self._cloud.destroy(Path(body["assembly"]), body.get("stacks"))
         return [f" ✅  {name}: destroyed" for name in destroyed] or ["no stack of this assembly is deployed"]
 
+    def _seed(self, body: dict[str, Any]) -> list[str]:
+        return [
+            f"seeded source snapshot {self._cloud.seed_source_snapshot(arn)}" for arn in body["snapshots"]
+        ]
+
     def _stream(self, action: Callable[[], list[str]]) -> Response:
         lines: queue.Queue[str | None] = queue.Queue()
 
         def run() -> None:
-            with self._busy:
-                unwatch = self._cloud.watch(lambda event: lines.put(event_line(event)))
+            with self._busy, Progress(lines.put, self._cloud.clock) as progress:
+                unwatch = self._cloud.watch(progress)
                 try:
                     for line in action():
                         lines.put(line)
@@ -89,7 +97,7 @@ class ControlServer:
                     lines.put(f"{FAILED} {error}")
                 finally:
                     unwatch()
-                    lines.put(None)
+            lines.put(None)
 
         threading.Thread(target=run, daemon=True).start()
 

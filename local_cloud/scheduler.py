@@ -2,8 +2,15 @@
 
 Rules and targets live in moto, where the handler's EventBridge calls put them; this loop plays the part of
 the EventBridge service that moto does not run. A target is invoked only when the function's resource policy
-(also in moto) lets `events.amazonaws.com` invoke it from that rule, as in AWS. `time_scale` speeds the
-schedule up: with 60, `rate(1 minute)` fires every second.
+(also in moto) lets `events.amazonaws.com` invoke it from that rule, as in AWS.
+
+Times are the local cloud's clock: a rule first seen at `start` fires at `start + k * period`, never drifting
+(a late round fires once and keeps the grid). Rules are looked for again after every Lambda invocation (the
+handler creates them in one), when the next one is due, and every `tick` wall-clock seconds (None: only then,
+which lets a simulated clock skip to the next firing). The same event can reach a function more than once
+(Lambda developer guide, "How Lambda handles errors and retries with asynchronous invocation"; EventBridge's
+own at-least-once delivery is assumed): `duplicates` is the seeded probability that a target is invoked
+twice, the second within `duplicate_delay` seconds (0: at the same time, concurrently).
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import math
+import random
 import re
 import threading
 import time
@@ -18,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from local_cloud.clock import Clock
 from local_cloud.lambda_runtime.runner import LambdaRunner
 
 logger = logging.getLogger(__name__)
@@ -61,7 +71,16 @@ def allowed_by(policy: dict[str, Any], principal: str, source_arn: str, source_a
 @dataclass
 class _Schedule:
     period: float
-    next_fire: float
+    start: float
+    fired: int = 0  # periods since start that have fired
+
+    @property
+    def next_fire(self) -> float:
+        return self.start + (self.fired + 1) * self.period
+
+    def catch_up(self, now: float) -> None:
+        """After firing at `now`: the next firing is the first point of the grid after it."""
+        self.fired = max(self.fired + 1, math.floor((now - self.start) / self.period))
 
 
 class Scheduler:
@@ -71,36 +90,55 @@ class Scheduler:
         runner: LambdaRunner,
         regions: Callable[[], Iterable[str]],
         *,
-        time_scale: float = 1.0,
-        tick: float = 0.1,
+        clock: Clock | None = None,
+        tick: float | None = 0.1,
+        duplicates: float = 0.0,
+        duplicate_delay: float = 0.0,
+        seed: int = 0,
     ) -> None:
         self._clients = clients
         self._runner = runner
         self._regions = regions
-        self.time_scale = time_scale
+        self.clock: Clock = clock or runner.clock
         self._tick = tick
+        self.duplicates = duplicates
+        self.duplicate_delay = duplicate_delay
+        self._random = random.Random(seed)
         self._schedules: dict[str, _Schedule] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="local-eventbridge", daemon=True)
         self.fired: list[tuple[float, str, str]] = []  # (time, rule ARN, function or refusal)
+        runner.listeners.append(lambda invocation: self._wake.set())
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._tick):
-            try:
-                self.run_due(time.time())
-            except Exception:
-                logger.exception("the local EventBridge scheduler failed a round; it goes on")
+        while not self._stop.is_set():
+            self._wake.clear()
+            due: float | None = None
+            with self.clock.busy():
+                now = self.clock.now()
+                try:
+                    due = self.run_due(now)
+                except Exception:
+                    logger.exception("the local EventBridge scheduler failed a round; it goes on")
+            wait = None if due is None else due - now
+            if self._tick is not None:
+                tick = self._tick * self.clock.scale
+                wait = tick if wait is None else min(wait, tick)
+            self.clock.wait(self._wake, wait)
 
-    def run_due(self, now: float) -> None:
-        """Fires every rule whose time has come; rules seen for the first time start their period now."""
+    def run_due(self, now: float) -> float | None:
+        """Fires every rule whose time has come (rules seen for the first time start their period now);
+        answers when the next one is due."""
         seen: set[str] = set()
         for region in list(self._regions()):
             events = self._clients("events", region)
@@ -110,16 +148,15 @@ class Scheduler:
                     if rule.get("State") != "ENABLED" or period is None:
                         continue
                     seen.add(rule["Arn"])
-                    schedule = self._schedules.setdefault(
-                        rule["Arn"], _Schedule(period, now + period / self.time_scale)
-                    )
+                    schedule = self._schedules.setdefault(rule["Arn"], _Schedule(period, now))
                     if now >= schedule.next_fire:
-                        schedule.next_fire = now + schedule.period / self.time_scale
-                        self._fire(region, rule)
+                        schedule.catch_up(now)
+                        self._fire(region, rule, now)
         for arn in set(self._schedules) - seen:
             del self._schedules[arn]
+        return min((schedule.next_fire for schedule in self._schedules.values()), default=None)
 
-    def _fire(self, region: str, rule: dict[str, Any]) -> None:
+    def _fire(self, region: str, rule: dict[str, Any], now: float) -> None:
         events = self._clients("events", region)
         account = rule["Arn"].split(":")[4]
         for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
@@ -130,15 +167,21 @@ class Scheduler:
                 logger.warning(
                     "rule %s may not invoke %s: no resource policy allows it", rule["Arn"], function
                 )
-                self.fired.append((time.time(), rule["Arn"], f"refused {function}"))
+                self.fired.append((now, rule["Arn"], f"refused {function}"))
                 continue
-            event = json.loads(target["Input"]) if target.get("Input") else _scheduled_event(rule, region)
+            event = (
+                json.loads(target["Input"]) if target.get("Input") else _scheduled_event(rule, region, now)
+            )
             try:
                 self._runner.invoke_async(function, event, trigger="events")
             except KeyError:
                 logger.warning("rule %s targets %s, which does not exist", rule["Arn"], function)
                 continue
-            self.fired.append((time.time(), rule["Arn"], function))
+            self.fired.append((now, rule["Arn"], function))
+            if self._random.random() < self.duplicates:
+                delay = self._random.uniform(0.0, self.duplicate_delay)
+                self._runner.invoke_async(function, event, trigger="events (again)", delay=delay)
+                self.fired.append((now + delay, rule["Arn"], f"again {function}"))
 
     def _permitted(self, region: str, function: str, rule_arn: str, account: str) -> bool:
         lambdas = self._clients("lambda", region)
@@ -149,13 +192,13 @@ class Scheduler:
         return allowed_by(policy, EVENTS_PRINCIPAL, rule_arn, account)
 
 
-def _scheduled_event(rule: dict[str, Any], region: str) -> dict[str, Any]:
+def _scheduled_event(rule: dict[str, Any], region: str, now: float) -> dict[str, Any]:
     return {
         "version": "0",
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": rule["Arn"].split(":")[4],
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
         "region": region,
         "resources": [rule["Arn"]],
         "detail": {},

@@ -9,11 +9,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 from aws_cdk import App, CfnOutput, Environment, Stack
 
 import app as example_app
 from copied_snapshot import CopiedSnapshot
+from local_cloud import __main__ as cli
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -70,15 +72,80 @@ def test_deploy_deploy_again_and_destroy_are_separate_commands(serving: Path, tm
     assert stored["status"] == "CREATE_COMPLETE"
     assert stored["outputs"]["CopyArn"] == arn
 
+    assert "Deployment time: " in first.stdout
+    assert "(no changes)" not in first.stdout
+
     second = local_cloud(serving, "deploy", str(assembly(tmp_path / "two", "silver")))
     assert second.returncode == 0, second.stdout + second.stderr
     assert "UPDATE_COMPLETE" in second.stdout
     assert f"CliStack.CopyArn = {arn}" in second.stdout  # tags change in place: the same copy
+    assert "(no changes)" not in second.stdout
+
+    again = local_cloud(serving, "deploy", str(tmp_path / "two"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert " ✅  CliStack (no changes)" in again.stdout
 
     gone = local_cloud(serving, "destroy", str(tmp_path / "two"))
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert "CliStack: destroyed" in gone.stdout
     assert not (serving / "stacks" / "CliStack.json").exists()
+
+
+def test_seed_makes_a_source_snapshot_exist_in_the_serving_cloud(serving: Path) -> None:
+    other = SOURCE.replace("cli-source", "cli-seeded")
+    seeded = local_cloud(serving, "seed", other)
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    assert f"seeded source snapshot {other}" in seeded.stdout
+    endpoint = json.loads((serving / "endpoints.json").read_text())["docdb-elastic"]
+    client = boto3.client("docdb-elastic", endpoint_url=endpoint, region_name=REGION,
+                          aws_access_key_id=ACCOUNT, aws_secret_access_key="local")  # fmt: skip
+    assert client.get_cluster_snapshot(snapshotArn=other)["snapshot"]["snapshotArn"] == other
+
+
+@pytest.mark.parametrize("command", ["demo", "serve", "deploy", "destroy", "seed"])
+def test_every_command_has_its_own_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([command, "--help"])
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith(f"usage: python -m local_cloud {command}")
+    assert cli.COMMANDS[command][1].split(",")[0] in " ".join(shown.split())
+    assert "--state-dir" in shown
+
+
+def test_the_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for command, (summary, _) in cli.COMMANDS.items():
+        assert f"{command} {summary}" in shown
+
+
+def test_cloud_options_reach_the_cloud(tmp_path: Path) -> None:
+    options = cli._parser().parse_args(
+        [
+            "serve",
+            "--simulated-clock",
+            "--seed",
+            "5",
+            "--duplicate-events",
+            "0.3",
+            "--no-async-retries",
+            "--worker-crash",
+            "0.1",
+            "--lambda-timeout",
+            "0.2",
+        ]
+    )
+    delivery = cli._delivery(options)
+    assert (delivery.duplicates, delivery.faults.async_retries) == (0.3, False)
+    assert (delivery.faults.worker_crash, delivery.faults.lambda_timeout, delivery.faults.seed) == (
+        0.1,
+        0.2,
+        5,
+    )
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["serve", "--worker-crash", "2"])
 
 
 def test_deploy_without_a_serving_cloud_says_how_to_start_one(tmp_path: Path) -> None:

@@ -2,29 +2,44 @@
 
 Each invocation runs in a worker of its function, with the function's environment, handler and timeout, and
 a worker runs one invocation at a time; idle workers are reused. A worker that times out is killed, as Lambda
-ends a timed-out environment. Asynchronous invocations (CloudFormation's, EventBridge's) that fail are tried
-twice more, as Lambda does. Output is the function's log: kept per function and appended to its log file.
+ends a timed-out environment; a worker that dies mid-invocation ends that invocation as failed. Asynchronous
+invocations (CloudFormation's, EventBridge's) that fail are tried twice more, a minute and then two minutes
+later, as Lambda does (Lambda developer guide, "How Lambda handles errors and retries with asynchronous
+invocation"). Output is the function's log: kept
+per function and appended to its log file; a failed invocation's output is also shown on the console.
+
+Times are the local cloud's clock (`local_cloud.clock`): invocations' start and end, retry delays; workers
+read the same simulated time, running at the wall clock's pace during an invocation (a scale speeds up
+waiting, not work), so a function's timeout is wall-clock seconds. `Faults`
+switches on, seeded, what a fault campaign needs: workers killed mid-invocation and invocations cut short by
+a Lambda timeout. Only Python functions can run here: others are refused when registered.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import select
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from local_cloud.clock import Clock, ScaledClock
+
 WORKER = Path(__file__).with_name("worker.py")
-ASYNC_ATTEMPTS = 3  # the first try and Lambda's two retries of a failed asynchronous invocation
-ASYNC_RETRY_DELAYS = (1.0, 2.0)
+# Two more attempts, one minute and then two minutes apart (Lambda developer guide, "How Lambda handles errors
+# and retries with asynchronous invocation").
+ASYNC_RETRY_DELAYS = (60.0, 120.0)
+OUTPUT_WAIT = 10.0  # wall-clock seconds a finished invocation's last output may take to reach the log
+NODE_SOURCES = (".js", ".mjs", ".cjs")
 
 
 @dataclass(frozen=True)
@@ -37,15 +52,36 @@ class Function:
     timeout: float
     memory_mb: int = 128
     log_group: str = ""
+    runtime: str = ""  # Lambda's runtime name; empty: judged from the code
 
     @property
     def log_group_name(self) -> str:
         return self.log_group or f"/aws/lambda/{self.name}"
 
 
+@dataclass(frozen=True)
+class Faults:
+    """What Lambda does to invocations on purpose, seeded so that a run can be repeated.
+
+    `async_retries`: failed asynchronous invocations are tried twice more, as Lambda does.
+    `worker_crash`: the probability that an invocation's worker is killed within its first `crash_within`
+    wall-clock seconds (the invocation fails, as when the execution environment dies).
+    `lambda_timeout`: the probability that an invocation gets only `timeout_within` seconds, or less, of its
+    function's timeout (its context says so, so the handler's own timeout path runs).
+    """
+
+    async_retries: bool = True
+    worker_crash: float = 0.0
+    crash_within: float = 0.5
+    lambda_timeout: float = 0.0
+    timeout_within: tuple[float, float] = (1.0, 5.0)
+    seed: int = 0
+
+
 @dataclass
 class Invocation:
-    """One invocation as the runner saw it, for reports and benchmarks."""
+    """One invocation as the runner saw it, for reports and benchmarks: it started at `started` on the local
+    cloud's clock and ran for `duration` wall-clock seconds (the worker's own time), Lambda's run time."""
 
     function: str
     request_id: str
@@ -53,12 +89,22 @@ class Invocation:
     attempt: int
     started: float
     ended: float = 0.0
-    outcome: str = "running"  # ok, error, timeout
+    outcome: str = "running"  # ok, error, timeout, crashed
     error: str = ""
 
     @property
     def duration(self) -> float:
         return self.ended - self.started
+
+
+@dataclass(frozen=True)
+class _Async:
+    """An asynchronous invocation across its attempts."""
+
+    function: str
+    event: Any
+    trigger: str
+    done: Future[None]
 
 
 def function_name(name_or_arn: str) -> str:
@@ -70,8 +116,30 @@ class InvocationFailed(RuntimeError):
     pass
 
 
+class UnsupportedRuntime(ValueError):
+    """A function the local cloud cannot run (it runs Python only); the message names function and runtime."""
+
+
+def runnable(function: Function) -> None:
+    """Raises UnsupportedRuntime for a function that is not Python (its runtime, or its code, says so)."""
+    module = function.handler.rpartition(".")[0]
+    runtime = function.runtime
+    python_code = (function.code_dir / f"{module}.py").exists()
+    if (
+        not runtime
+        and not python_code
+        and any((function.code_dir / f"{module}{suffix}").exists() for suffix in NODE_SOURCES)
+    ):
+        runtime = "nodejs"
+    if runtime and not runtime.startswith("python"):
+        raise UnsupportedRuntime(
+            f"function {function.name} uses runtime {runtime} (handler {function.handler}): the local cloud "
+            "runs Python functions only"
+        )
+
+
 class _Worker:
-    def __init__(self, function: Function, runtime_dir: Path, log: _Log) -> None:
+    def __init__(self, function: Function, runtime_dir: Path, log: _Log, anchor: tuple[float, float]) -> None:
         request_read, self._request_write = os.pipe()
         self._result_read, result_write = os.pipe()
         self.process = subprocess.Popen(  # noqa: S603 - runs this package's worker with the function's code
@@ -86,6 +154,7 @@ class _Worker:
                 str(function.code_dir),
                 str(runtime_dir),
                 function.handler,
+                json.dumps(anchor),
             ],
             pass_fds=(request_read, result_write),
             env=dict(function.environment),
@@ -98,11 +167,32 @@ class _Worker:
         os.close(result_write)
         self._requests = os.fdopen(self._request_write, "w", encoding="utf-8")
         self._results = os.fdopen(self._result_read, encoding="utf-8")
+        self._log = log
+        self._lock = threading.Lock()
+        self._current = ""
+        self._output: list[str] = []
+        self._reported = threading.Event()  # the current invocation's REPORT line is in the log
+        self._closed = threading.Event()  # the worker's output ended
         assert self.process.stdout is not None
-        threading.Thread(target=log.follow, args=(self.process.stdout,), daemon=True).start()
+        threading.Thread(target=self._follow, args=(self.process.stdout,), daemon=True).start()
+
+    def _follow(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._log.write(line)
+            with self._lock:
+                self._output.append(line)
+                if self._current and line.startswith(f"REPORT RequestId: {self._current}"):
+                    self._reported.set()
+        self._closed.set()
+        self._reported.set()
 
     def invoke(self, request: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-        """The worker's answer; TimeoutError when none comes within `timeout` (the worker is then killed)."""
+        """The worker's answer once its output is all in the log; TimeoutError when none comes within
+        `timeout` wall-clock seconds, InvocationFailed when the worker dies (either way it is then killed)."""
+        with self._lock:
+            self._current = str(request["requestId"])
+            self._output = []
+            self._reported.clear()
         self._requests.write(json.dumps(request) + "\n")
         self._requests.flush()
         ready, _, _ = select.select([self._results], [], [], timeout)
@@ -111,17 +201,29 @@ class _Worker:
             self.kill()
             if not ready:
                 raise TimeoutError
-            raise InvocationFailed("the worker process exited during the invocation")
+            raise InvocationFailed(
+                f"the worker process exited during the invocation (exit status {self.process.returncode})"
+            )
+        # The worker prints its REPORT line before it answers, but another thread copies output to the log:
+        # the answer must not overtake the invocation's last lines.
+        self._reported.wait(OUTPUT_WAIT)
         answer: dict[str, Any] = json.loads(line)
         return answer
+
+    def output(self) -> str:
+        """What the worker printed during the current invocation so far."""
+        with self._lock:
+            return "".join(self._output)
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def kill(self) -> None:
+        """Ends the worker; its output up to then is in the log when this returns."""
         if self.alive():
             self.process.kill()
         self.process.wait(timeout=10)
+        self._closed.wait(OUTPUT_WAIT)
         self._requests.close()
         self._results.close()
 
@@ -141,10 +243,6 @@ class _Log:
             with self.path.open("a", encoding="utf-8") as file:
                 file.write(line if line.endswith("\n") else line + "\n")
 
-    def follow(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.write(line)
-
     def text(self) -> str:
         with self._lock:
             return "".join(line if line.endswith("\n") else line + "\n" for line in self._lines)
@@ -158,17 +256,37 @@ class _Registered:
     busy: set[_Worker] = field(default_factory=set)
 
 
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 class LambdaRunner:
-    def __init__(self, logs_dir: Path, runtime_dir: Path, *, max_concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        logs_dir: Path,
+        runtime_dir: Path,
+        *,
+        max_concurrency: int = 16,
+        clock: Clock | None = None,
+        faults: Faults | None = None,
+        console: Callable[[str], None] = _stderr,
+    ) -> None:
         self._logs_dir = logs_dir
         self._runtime_dir = runtime_dir
+        self.clock: Clock = clock or ScaledClock()
+        self.faults = faults or Faults()
+        self._random = random.Random(self.faults.seed)
+        self._console = console
         self._lock = threading.Lock()
         self._functions: dict[str, _Registered] = {}
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="lambda-async")
         self.invocations: list[Invocation] = []
+        self.listeners: list[Callable[[Invocation], None]] = []  # told of every finished invocation
 
     def register(self, function: Function) -> None:
-        """Adds or replaces a function; warm workers of an older version are ended."""
+        """Adds or replaces a function; warm workers of an older version are ended. UnsupportedRuntime for
+        a function that is not Python."""
+        runnable(function)
         log_file = self._logs_dir / (function.log_group_name.strip("/").replace("/", "_") + ".log")
         with self._lock:
             old = self._functions.get(function.name)
@@ -194,14 +312,28 @@ class LambdaRunner:
 
     def invoke(self, name_or_arn: str, event: Any, *, trigger: str = "direct", attempt: int = 1) -> Any:
         """A synchronous invocation: the handler's return value, or InvocationFailed."""
+        with self.clock.busy():
+            return self._invoke(name_or_arn, event, trigger, attempt)
+
+    def _invoke(self, name_or_arn: str, event: Any, trigger: str, attempt: int) -> Any:
         registered = self._registered(name_or_arn)
         function = registered.function
-        record = Invocation(function.name, str(uuid.uuid4()), trigger, attempt, time.time())
+        with self._lock:
+            crash = self._random.random() < self.faults.worker_crash
+            crash_after = self._random.uniform(0.0, self.faults.crash_within)
+            cut = self._random.random() < self.faults.lambda_timeout
+            timeout = min(function.timeout, self._random.uniform(*self.faults.timeout_within))
+        timeout = timeout if cut else function.timeout
+        simulated, real = self.clock.anchor()
+        record = Invocation(function.name, str(uuid.uuid4()), trigger, attempt, simulated)
         with self._lock:
             self.invocations.append(record)
             worker = registered.idle.pop() if registered.idle else None
-        if worker is None or not worker.alive():
-            worker = _Worker(function, self._runtime_dir, registered.log)
+        if worker is not None and not worker.alive():
+            worker.kill()
+            worker = None
+        if worker is None:
+            worker = _Worker(function, self._runtime_dir, registered.log, (simulated, real))
         with self._lock:
             registered.busy.add(worker)
         request = {
@@ -212,43 +344,71 @@ class LambdaRunner:
             "requestId": record.request_id,
             "logGroup": function.log_group_name,
             "logStream": f"local/{record.request_id}",
-            "deadline": record.started + function.timeout,
+            "deadline": simulated + timeout,
+            "clock": [simulated, real],
         }
+        killer = threading.Timer(crash_after, worker.process.kill) if crash else None
+        if killer:
+            killer.start()
         try:
-            answer = worker.invoke(request, function.timeout)
+            answer = worker.invoke(request, timeout)
         except TimeoutError:
-            registered.log.write(
-                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {record.request_id} "
-                f"Task timed out after {function.timeout:.2f} seconds"
-            )
-            self._finish(registered, worker, record, "timeout", "Task timed out")
-            raise InvocationFailed(
-                f"{function.name} timed out after {function.timeout:.0f} seconds"
-            ) from None
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock.now()))
+            registered.log.write(f"{stamp} {record.request_id} Task timed out after {timeout:.2f} seconds")
+            self._finish(registered, worker, record, real, outcome="timeout", error="Task timed out")
+            raise InvocationFailed(f"{function.name} timed out after {timeout:g} seconds") from None
+        except InvocationFailed as error:
+            self._finish(registered, worker, record, real, outcome="crashed", error=str(error))
+            raise InvocationFailed(f"{function.name} failed: {error}") from None
+        finally:
+            if killer:
+                killer.cancel()
         if not answer["ok"]:
-            self._finish(
-                registered, worker, record, "error", f"{answer['errorType']}: {answer['errorMessage']}"
-            )
-            raise InvocationFailed(f"{function.name} failed: {answer['errorType']}: {answer['errorMessage']}")
-        self._finish(registered, worker, record, "ok", "")
+            reason = f"{answer['errorType']}: {answer['errorMessage']}"
+            self._finish(registered, worker, record, real, outcome="error", error=reason)
+            raise InvocationFailed(f"{function.name} failed: {reason}")
+        self._finish(registered, worker, record, real, outcome="ok", error="")
         return answer["value"]
 
-    def invoke_async(self, name_or_arn: str, event: Any, *, trigger: str) -> Future[None]:
-        """Queues an invocation as Lambda's Event type does; failures are tried twice more."""
+    def invoke_async(self, name_or_arn: str, event: Any, *, trigger: str, delay: float = 0.0) -> Future[None]:
+        """Queues an invocation as Lambda's Event type does (after `delay` seconds); failures are tried twice
+        more unless `Faults.async_retries` is off. The future ends with the last attempt. Queued work counts
+        as running on the clock; a delay is a wait on it, which holds no worker thread."""
         self._registered(name_or_arn)
-        return self._pool.submit(self._run_async, name_or_arn, event, trigger)
+        done: Future[None] = Future()
+        self._attempt(_Async(name_or_arn, event, trigger, done), 1, delay)
+        return done
 
-    def _run_async(self, name_or_arn: str, event: Any, trigger: str) -> None:
-        for attempt in range(1, ASYNC_ATTEMPTS + 1):
+    def _attempt(self, job: _Async, attempt: int, delay: float) -> None:
+        release = self.clock.hold()
+        if delay > 0:
+            threading.Thread(target=self._later, args=(job, attempt, delay, release), daemon=True).start()
+            return
+        try:
+            self._pool.submit(self._run_attempt, job, attempt, release)
+        except RuntimeError:  # shut down
+            release()
+            job.done.set_result(None)
+
+    def _later(self, job: _Async, attempt: int, delay: float, release: Callable[[], None]) -> None:
+        with self.clock.busy():
+            release()
+            self.clock.sleep(delay)
+            self._attempt(job, attempt, 0.0)
+
+    def _run_attempt(self, job: _Async, attempt: int, release: Callable[[], None]) -> None:
+        with self.clock.busy():
+            release()
+            attempts = 1 + (len(ASYNC_RETRY_DELAYS) if self.faults.async_retries else 0)
             try:
-                self.invoke(name_or_arn, event, trigger=trigger, attempt=attempt)
-                return
+                self._invoke(job.function, job.event, job.trigger, attempt)
             except InvocationFailed:
-                if attempt == ASYNC_ATTEMPTS or self.function(name_or_arn) is None:
+                if attempt < attempts and self.function(job.function) is not None:
+                    self._attempt(job, attempt + 1, ASYNC_RETRY_DELAYS[attempt - 1])
                     return
-                time.sleep(ASYNC_RETRY_DELAYS[attempt - 1])
             except KeyError:
-                return  # the function was deleted meanwhile
+                pass  # the function was deleted meanwhile
+            job.done.set_result(None)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -266,9 +426,17 @@ class LambdaRunner:
         return registered
 
     def _finish(
-        self, registered: _Registered, worker: _Worker, record: Invocation, outcome: str, error: str
+        self,
+        registered: _Registered,
+        worker: _Worker,
+        record: Invocation,
+        wall_started: float,
+        *,
+        outcome: str,
+        error: str,
     ) -> None:
-        record.ended, record.outcome, record.error = time.time(), outcome, error
+        record.ended = record.started + (time.time() - wall_started)
+        record.outcome, record.error = outcome, error
         with self._lock:
             registered.busy.discard(worker)
             current = self._functions.get(registered.function.name)
@@ -277,6 +445,16 @@ class LambdaRunner:
                 registered.idle.append(worker)
         if not keep:
             worker.kill()
+        if outcome != "ok":
+            self._show(record, worker.output())
+        for listener in list(self.listeners):
+            listener(record)
+
+    def _show(self, record: Invocation, output: str) -> None:
+        lines = [f"Lambda {record.function} {record.request_id} ({record.trigger}, attempt {record.attempt}) "
+                 f"{record.outcome}: {record.error}"]  # fmt: skip
+        lines += [f"  | {line}" for line in output.splitlines()]
+        self._console("\n".join(lines))
 
     def _end(self, registered: _Registered) -> None:
         with self._lock:

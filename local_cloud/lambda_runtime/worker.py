@@ -1,11 +1,16 @@
 """One warm Lambda execution environment: imports a function's handler once, then runs invocations one at a
 time, as Lambda's runtime does.
 
-It runs as `python -I -S -u worker.py <request fd> <result fd> <code dir> <runtime dir> <handler>`:
-isolated and
-without site-packages, so the function sees only its own bundled code and the runtime's SDK (boto3 and its
-dependencies), never this project's sources or test packages. Requests arrive as JSON lines on one pipe and
-results leave on another; stdout and stderr are the function's log.
+It runs as `python -I -S -u worker.py <request fd> <result fd> <code dir> <runtime dir> <handler> <clock>`:
+isolated and without site-packages, so the function sees only its own bundled code and the runtime's SDK
+(boto3 and its dependencies), never this project's sources or test packages. Requests arrive as JSON lines on
+one pipe and results leave on another; stdout and stderr are the function's log.
+
+The function lives on the local cloud's clock: before its code is imported, `time.time` and `time.time_ns`
+are replaced by a clock that reads the local cloud's time from an anchor (a simulated instant and the
+wall-clock instant it was read at), which every request renews, and runs at the wall clock's pace from there:
+a scale speeds up waiting, not the function's own work, so its sleeps and its timeout are wall-clock time.
+With a simulated clock at scale 1 (which never jumps while an invocation runs) this is exact.
 """
 
 from __future__ import annotations
@@ -18,6 +23,28 @@ import sys
 import time
 import traceback
 from typing import Any
+
+_wall_time = time.time
+
+
+class SimulatedTime:
+    """The local cloud's time inside the worker, from the latest anchor the runner sent."""
+
+    def __init__(self, simulated: float, real: float) -> None:
+        self.anchor(simulated, real)
+
+    def anchor(self, simulated: float, real: float) -> None:
+        self.simulated, self.real = simulated, real
+
+    def time(self) -> float:
+        return self.simulated + (_wall_time() - self.real)
+
+    def time_ns(self) -> int:
+        return int(self.time() * 1e9)
+
+    def install(self) -> None:
+        time.time = self.time
+        time.time_ns = self.time_ns
 
 
 class LambdaContext:
@@ -54,9 +81,11 @@ def _load(code_dir: str, runtime_dir: str, handler: str) -> Any:
 
 
 def main() -> None:
-    request_fd, result_fd, code_dir, runtime_dir, handler = sys.argv[1:6]
+    request_fd, result_fd, code_dir, runtime_dir, handler, anchor = sys.argv[1:7]
     function: Any = None
     init_error: dict[str, str] | None = None
+    clock = SimulatedTime(*json.loads(anchor))
+    clock.install()
     _lambda_logging()
     try:
         function = _load(code_dir, runtime_dir, handler)
@@ -72,6 +101,7 @@ def main() -> None:
     ):
         for line in requests:
             request = json.loads(line)
+            clock.anchor(*request["clock"])
             started = time.monotonic()
             print(f"START RequestId: {request['requestId']} Version: $LATEST", flush=True)
             if init_error is not None:
