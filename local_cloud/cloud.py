@@ -34,7 +34,7 @@ from local_cloud.cloudformation.custom import CustomResource
 from local_cloud.cloudformation.engine import Engine, StackEvent
 from local_cloud.cloudformation.order import Order
 from local_cloud.cloudformation.providers import Provider, default_providers
-from local_cloud.cloudformation.responses import ResponseEndpoint
+from local_cloud.cloudformation.responses import ResponseEndpoint, ResponseFaults
 from local_cloud.cloudformation.store import StackState, StackStore
 from local_cloud.docdb_elastic import LocalDocDBElastic
 from local_cloud.docdb_elastic.identity import DEFAULT_ACCOUNT, Caller
@@ -76,12 +76,14 @@ class LocalCloud(serving.Running):
         order: Order | None = None,
         providers: Mapping[str, Provider] | None = None,
         delivery: AtLeastOnce | None = None,
+        response_faults: ResponseFaults | None = None,
         progress: Callable[[StackEvent], None] = lambda event: None,
     ) -> None:
         """`time_scale`: simulated seconds per wall-clock second; `simulated`: skip idle time as well;
         `order` picks the order of a stack's resources among those its dependencies allow (default:
         CloudFormation's, all ready resources at once); `providers` replaces the resource types' providers;
-        `delivery`: at-least-once deliveries and injected Lambda faults."""
+        `delivery`: at-least-once deliveries and injected Lambda faults; `response_faults`: refused answers
+        and outages of the ResponseURL."""
         self.state_dir = state_dir
         self.account = account
         self.clock: Clock = SimulatedClock(scale=time_scale) if simulated else ScaledClock(time_scale)
@@ -90,7 +92,7 @@ class LocalCloud(serving.Running):
         self.docdb = LocalDocDBElastic(seed=seed, durations=durations)
         self._moto = ThreadedMotoServer(ip_address=serving.LOOPBACK, port=0, verbose=False)
         self.moto_url = ""
-        self.responses = ResponseEndpoint(state_dir)
+        self.responses = ResponseEndpoint(state_dir, faults=response_faults, now=self.clock.now)
         self.runner = LambdaRunner(
             state_dir / "logs",
             runtime_site.build(state_dir / "runtime"),

@@ -8,11 +8,12 @@ the throwaway CA through `SSL_CERT_FILE`, so the response travels the way it doe
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,27 @@ if TYPE_CHECKING:
 MAX_RESPONSE_BYTES = 4096
 
 
+@dataclass(frozen=True)
+class ResponseFaults:
+    """A ResponseURL as unreliable as any HTTP endpoint, seeded: each answer is refused with an HTTP 5xx with
+    probability `error_probability`, and every answer is refused during the `outages` (start, end) spans, in
+    seconds on the endpoint's clock after it started. A refused answer is not recorded: the handler must send
+    it again (S3's pre-signed PUT is assumed to fail this way during an S3 outage)."""
+
+    error_probability: float = 0.0
+    outages: tuple[tuple[float, float], ...] = ()
+    seed: int = 0
+
+
+def refusal(faults: ResponseFaults, rng: random.Random, elapsed: float) -> int | None:
+    """The HTTP status refusing an answer `elapsed` seconds after the start, or None to accept it."""
+    if any(start <= elapsed < end for start, end in faults.outages):
+        return 503
+    if faults.error_probability and rng.random() < faults.error_probability:
+        return rng.choice((500, 503))
+    return None
+
+
 @dataclass
 class _Pending:
     secret: str
@@ -38,7 +60,19 @@ class _Pending:
 
 
 class ResponseEndpoint:
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        faults: ResponseFaults | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        """`faults`: refusals and outages to inject; `now`: the clock the outages are measured on."""
+        self.faults = faults or ResponseFaults()
+        self._rng = random.Random(self.faults.seed)
+        self._now = now
+        self._started = now()
+        self.refused = 0
         self._authority = trustme.CA()
         self.ca_file = directory / "response-ca.pem"
         directory.mkdir(parents=True, exist_ok=True)
@@ -50,6 +84,7 @@ class ResponseEndpoint:
     def start(self) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._authority.issue_cert(serving.LOOPBACK, "localhost").configure_cert(context)
+        self._started = self._now()
         self._server = serving.serve(self._app, ssl_context=context, name="local-response-url")
 
     def stop(self) -> None:
@@ -87,9 +122,18 @@ class ResponseEndpoint:
             response = Response("SignatureDoesNotMatch", status=403)
         elif pending.received.is_set():
             response = Response("already answered", status=409)
+        elif (status := self._refusal()) is not None:
+            response = Response("injected fault: the answer was not stored", status=status)
         else:
             response = self._accept(request, pending)
         return response(environ, start_response)
+
+    def _refusal(self) -> int | None:
+        with self._lock:
+            status = refusal(self.faults, self._rng, self._now() - self._started)
+            if status is not None:
+                self.refused += 1
+        return status
 
     def _accept(self, request: Request, pending: _Pending) -> Response:
         data = request.get_data()
