@@ -1,8 +1,8 @@
 """The service's state: clusters and snapshots per account and region, and the rules they live by.
 
-Statuses move with the clock rather than with background threads: a snapshot knows when its work settles
-and what it settles into, and every read sees the status of that moment. One lock guards everything, so
-concurrent clients see the service's rules (unique names, quotas) hold.
+Statuses move with the clock rather than with background threads: a snapshot or cluster knows when its work
+settles and what it settles into, and every read sees the status of that moment. One lock guards everything,
+so concurrent clients see the service's rules (unique names, quotas) hold.
 
 The rules are re-implemented here from the service's documentation on purpose, not imported from the
 handler's `copied_snapshot_runtime`: a stand-in that shared the handler's code would agree with its bugs.
