@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from local_cloud.docdb_elastic import errors
 from local_cloud.docdb_elastic.identity import Caller
-from local_cloud.docdb_elastic.state import Backend, ClusterChanges
+from local_cloud.docdb_elastic.state import DEFAULT_MAINTENANCE_WINDOW, Backend, ClusterChanges
 
 Params = Mapping[str, Any]
 Operation = Callable[[Backend, Caller, Params], dict[str, Any]]
@@ -33,7 +33,7 @@ def create_cluster(backend: Backend, caller: Caller, params: Params) -> dict[str
         kms_key_id=params.get("kmsKeyId", ""),
         subnet_ids=params.get("subnetIds", ()),
         vpc_security_group_ids=params.get("vpcSecurityGroupIds", ()),
-        preferred_maintenance_window=params.get("preferredMaintenanceWindow", "sun:03:00-sun:03:30"),
+        preferred_maintenance_window=params.get("preferredMaintenanceWindow", DEFAULT_MAINTENANCE_WINDOW),
         tags=params.get("tags"),
     )
     return {"cluster": cluster.view(backend.clock.now())}

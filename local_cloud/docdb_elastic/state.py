@@ -48,6 +48,7 @@ MAX_SHARD_INSTANCE_COUNT = 16
 DEFAULT_SHARD_INSTANCE_COUNT = 1
 DEFAULT_BACKUP_RETENTION_DAYS = 1
 DEFAULT_BACKUP_WINDOW = "07:00-07:30"
+DEFAULT_MAINTENANCE_WINDOW = "sun:03:00-sun:03:30"
 
 # Snapshot and cluster names, as the API documentation states them: 1-63 letters, digits or hyphens, a
 # letter first, no trailing hyphen and no two hyphens in a row. The model only bounds the length.
@@ -306,7 +307,7 @@ class Backend:
         kms_key_id: str = "",
         subnet_ids: Iterable[str] = (),
         vpc_security_group_ids: Iterable[str] = (),
-        preferred_maintenance_window: str = "sun:03:00-sun:03:30",
+        preferred_maintenance_window: str = DEFAULT_MAINTENANCE_WINDOW,
         tags: Mapping[str, str] | None = None,
     ) -> Cluster:
         instances = DEFAULT_SHARD_INSTANCE_COUNT if shard_instance_count is None else shard_instance_count
@@ -369,7 +370,7 @@ class Backend:
                 shard_instance_count=instances,
                 subnet_ids=list(subnet_ids) or list(source.subnet_ids),
                 vpc_security_group_ids=list(vpc_security_group_ids) or list(source.vpc_security_group_ids),
-                preferred_maintenance_window="sun:03:00-sun:03:30",
+                preferred_maintenance_window=DEFAULT_MAINTENANCE_WINDOW,
                 settles_at=now + self.durations.restore if fate.finishes else None,
                 final_status=fate.final_status,
             )
