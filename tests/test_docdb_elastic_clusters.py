@@ -87,11 +87,12 @@ def test_restore_takes_capacity_instances_and_key_from_the_request(served: Serve
 
 
 def test_a_seeded_snapshot_restores_with_its_clusters_settings(served: Served) -> None:
-    seeded = served.service.seed(
-        {"clusters": [{"account": ACCOUNT, "region": REGION, "name": "big", "shardCapacity": 32}]}
-    )
+    big = {"account": ACCOUNT, "region": REGION, "name": "big", "shardCapacity": 32, "adminUserName": "dba"}
+    seeded = served.service.seed({"clusters": [big]})
     snapshot = served.seed_snapshot("of-big", cluster_arn=seeded["clusters"][0])
-    assert restore(served, snapshot)["shardCapacity"] == 32
+    assert served.client.get_cluster_snapshot(snapshotArn=snapshot)["snapshot"]["adminUserName"] == "dba"
+    restored = restore(served, snapshot)
+    assert (restored["shardCapacity"], restored["adminUserName"]) == (32, "dba")
 
 
 @pytest.mark.parametrize("name", ["1st", "ends-", "two--hyphens", "under_score", "x" * 64, "abc\n"])

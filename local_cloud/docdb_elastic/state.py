@@ -587,7 +587,7 @@ class Backend:
                 name=name,
                 cluster_arn=cluster_arn or self._arn(account, region, errors.CLUSTER),
                 cluster_created_at=now,
-                admin_user_name="admin",
+                admin_user_name=cluster.admin_user_name if cluster else "admin",
                 kms_key_id=kms_key_id,
                 working_status=status,
                 settles_at=now,
