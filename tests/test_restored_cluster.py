@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
+from cfnlint.api import ManualArgs, lint
 
 from copied_snapshot import CopiedSnapshot, RestoredCluster, RuleViolation
 from copied_snapshot.handler_function import SnapshotCopyHandler
@@ -33,6 +35,7 @@ ENV = Environment(account=ACCOUNT, region=REGION)
 SOURCE = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/source-1"
 COPY = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/copy-1"
 TYPE = "Custom::RestoredCluster"
+RESTRICT_DEFAULT_SG_FLAG = "@aws-cdk/aws-ec2:restrictDefaultSecurityGroup"
 
 
 def partition_arn(rest: str) -> dict[str, Any]:
@@ -469,3 +472,27 @@ def test_tags_added_by_scope_are_validated_at_synth() -> None:
     Tags.of(stack).add("bad*key", "x")
     with pytest.raises(RuntimeError, match=r"tag key 'bad\*key' must match"):
         app.synth()
+
+
+def test_the_apps_context_keeps_cdks_node_custom_resource_out_of_a_vpc() -> None:
+    """With `@aws-cdk/aws-ec2:restrictDefaultSecurityGroup` on, every ec2.Vpc gets a Node.js custom resource
+    (and its Lambda) that the local cloud cannot run: the app's cdk.json leaves the flag off."""
+    context = json.loads((Path(__file__).parent.parent / "cdk.json").read_text())["context"]
+    assert not context.get(RESTRICT_DEFAULT_SG_FLAG, False)
+
+    def custom_resources(flag: bool) -> list[str]:
+        stack = Stack(new_app(**context, **{RESTRICT_DEFAULT_SG_FLAG: flag}), "Stack", env=ENV)
+        ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
+        return [
+            resource["Type"]
+            for resource in Template.from_stack(stack).to_json()["Resources"].values()
+            if resource["Type"].startswith("Custom::")
+        ]
+
+    assert custom_resources(flag=False) == []
+    assert custom_resources(flag=True) == ["Custom::VpcRestrictDefaultSG"]  # the test would see it
+
+
+def test_cfn_lint_finds_no_errors(full: Full) -> None:
+    matches = lint(json.dumps(full.template.to_json()), config=ManualArgs(regions=[REGION]))
+    assert [str(match) for match in matches if match.rule.id.startswith("E")] == []
