@@ -82,15 +82,15 @@ def timeout_seconds(timeout: Duration | None) -> int | float:
     return int(seconds)
 
 
-def check_key_region(key: kms.IKey, stack: Stack) -> None:
-    """A copy is encrypted in the stack's region, and KMS keys never leave their region."""
+def check_key_region(key: kms.IKey, stack: Stack, what: str = "copy") -> None:
+    """A copy (or cluster) is encrypted in the stack's region, and KMS keys never leave their region."""
     key_region, stack_region = key.env.region, stack.region
     if Token.is_unresolved(key_region) or Token.is_unresolved(stack_region):
         return
     if key_region != stack_region:
         raise RuleViolation(
-            f"kms key {key.node.path} is in {key_region} but the copy is made in {stack_region}: "
-            "a copy must be encrypted with a key of its own region"
+            f"kms key {key.node.path} is in {key_region} but the {what} is made in {stack_region}: "
+            f"a {what} must be encrypted with a key of its own region"
         )
 
 
