@@ -16,15 +16,9 @@ from cfnlint.api import ManualArgs, lint
 import app as example_app
 from copied_snapshot import CopiedSnapshot
 from copied_snapshot.handler_function import HANDLER_ID, SnapshotCopyHandler
-from tests.conftest import ExampleApp, new_app
+from tests.conftest import ExampleApp, new_app, partition_arn
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-
-
-def partition_arn(rest: str) -> str:
-    """An ARN as the app renders it: cdk.json's `enablePartitionLiterals` writes the partition of a known
-    region literally."""
-    return f"arn:aws{rest}"
 
 
 def policy_statements(example: ExampleApp) -> list[dict[str, Any]]:
@@ -73,7 +67,13 @@ def test_role_has_exactly_the_needed_permissions(example: ExampleApp) -> None:
         {
             "Sid": "PollWithRules",
             "Effect": "Allow",
-            "Action": ["events:DeleteRule", "events:PutRule", "events:PutTargets", "events:RemoveTargets"],
+            "Action": [
+                "events:DeleteRule",
+                "events:ListTargetsByRule",
+                "events:PutRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+            ],
             "Resource": partition_arn(f":events:{REGION}:{ACCOUNT}:rule/{prefix}*"),
         },
         {

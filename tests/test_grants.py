@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 
 from copied_snapshot import CopiedSnapshot, RuleViolation
-from tests.conftest import new_app
+from tests.conftest import new_app, partition_arn
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ENV = Environment(account=ACCOUNT, region=REGION)
@@ -19,10 +19,6 @@ SOURCE = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/source-1"
 IMPORTED = "arn:aws:docdb-elastic:us-west-2:210987654321:cluster-snapshot/copy-1"
 VIA = {"Fn::Join": ["", [f"docdb-elastic.{REGION}.", {"Ref": "AWS::URLSuffix"}]]}
 KMS_ACTIONS = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"]
-
-
-def partition_arn(rest: str) -> dict[str, Any]:
-    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, rest]]}
 
 
 def role_statements(stack: Stack, role: iam.Role) -> list[dict[str, Any]]:
@@ -54,7 +50,7 @@ def test_grant_restore_on_a_copy_with_a_key() -> None:
         {
             "Action": "docdb-elastic:RestoreClusterFromSnapshot",
             "Effect": "Allow",
-            "Resource": [{"Fn::GetAtt": [copy_id, "SnapshotArn"]}, clusters],
+            "Resource": [clusters, {"Fn::GetAtt": [copy_id, "SnapshotArn"]}],
         },
         {"Action": "docdb-elastic:CreateCluster", "Effect": "Allow", "Resource": "*"},
         {"Action": "docdb-elastic:TagResource", "Effect": "Allow", "Resource": clusters},

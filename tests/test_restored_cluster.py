@@ -28,7 +28,7 @@ from cfnlint.api import ManualArgs, lint
 
 from copied_snapshot import CopiedSnapshot, RestoredCluster, RuleViolation
 from copied_snapshot.handler_function import SnapshotCopyHandler
-from tests.conftest import new_app
+from tests.conftest import new_app, partition_arn
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ENV = Environment(account=ACCOUNT, region=REGION)
@@ -36,10 +36,6 @@ SOURCE = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/source-1"
 COPY = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/copy-1"
 TYPE = "Custom::RestoredCluster"
 RESTRICT_DEFAULT_SG_FLAG = "@aws-cdk/aws-ec2:restrictDefaultSecurityGroup"
-
-
-def partition_arn(rest: str) -> dict[str, Any]:
-    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, rest]]}
 
 
 def isolated_vpc(stack: Stack, max_azs: int = 2) -> ec2.Vpc:
@@ -248,15 +244,13 @@ def test_the_cluster_policy_grants_exactly_what_the_restore_needs(full: Full) ->
     via = {"Fn::Join": ["", [f"docdb-elastic.{REGION}.", {"Ref": "AWS::URLSuffix"}]]}
 
     def ec2_arn(kind: str, ref: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":ec2:{REGION}:{ACCOUNT}:{kind}/", ref]]
-        }
+        return {"Fn::Join": ["", [partition_arn(f":ec2:{REGION}:{ACCOUNT}:{kind}/"), ref]]}
 
     assert statements(full.template, full.stack.get_logical_id(cluster_policy)) == [
         {
             "Action": "docdb-elastic:RestoreClusterFromSnapshot",
             "Effect": "Allow",
-            "Resource": [{"Fn::GetAtt": [copy_id, "SnapshotArn"]}, clusters],
+            "Resource": [clusters, {"Fn::GetAtt": [copy_id, "SnapshotArn"]}],
         },
         {"Action": "docdb-elastic:CreateCluster", "Effect": "Allow", "Resource": "*"},
         {"Action": "docdb-elastic:TagResource", "Effect": "Allow", "Resource": clusters},
@@ -267,13 +261,13 @@ def test_the_cluster_policy_grants_exactly_what_the_restore_needs(full: Full) ->
             "Resource": {"Fn::GetAtt": [key_id(full, "CopyKey"), "Arn"]},
         },
         {
-            "Action": ["ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints"],
+            "Action": ["ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint"],
             "Effect": "Allow",
             "Resource": [
                 partition_arn(f":ec2:{REGION}:{ACCOUNT}:vpc-endpoint/*"),
-                ec2_arn("vpc", {"Ref": vpc_id}),
-                *(ec2_arn("subnet", {"Ref": subnet_id}) for subnet_id in subnet_ids),
                 ec2_arn("security-group", {"Fn::GetAtt": [group_id, "GroupId"]}),
+                *(ec2_arn("subnet", {"Ref": subnet_id}) for subnet_id in sorted(subnet_ids)),
+                ec2_arn("vpc", {"Ref": vpc_id}),
             ],
         },
     ]
@@ -289,12 +283,12 @@ def test_the_shared_policy_manages_clusters_and_encrypts_with_the_cluster_key(fu
         "Sid": "ManageClusters",
         "Effect": "Allow",
         "Action": [
-            "docdb-elastic:GetCluster",
-            "docdb-elastic:UpdateCluster",
             "docdb-elastic:DeleteCluster",
+            "docdb-elastic:GetCluster",
+            "docdb-elastic:ListTagsForResource",
             "docdb-elastic:TagResource",
             "docdb-elastic:UntagResource",
-            "docdb-elastic:ListTagsForResource",
+            "docdb-elastic:UpdateCluster",
         ],
         "Resource": partition_arn(f":docdb-elastic:{REGION}:{ACCOUNT}:cluster/*"),
     }
@@ -311,9 +305,10 @@ def test_the_shared_policy_manages_clusters_and_encrypts_with_the_cluster_key(fu
         ],
         "Resource": "*",
     }
+    # cdk.json's minimizePolicies renders resources sorted.
     assert by_sid["EncryptCopies"]["Resource"] == [
-        {"Fn::GetAtt": [key_id(full, "CopyKey"), "Arn"]},
         {"Fn::GetAtt": [key_id(full, "ClusterKey"), "Arn"]},
+        {"Fn::GetAtt": [key_id(full, "CopyKey"), "Arn"]},
     ]
     # The shared policy never names a copy of this stack: copies depend on it.
     [copy_id] = full.ids("Custom::CopiedSnapshot")
@@ -409,8 +404,8 @@ def test_a_selection_of_no_subnets_is_refused() -> None:
 @pytest.mark.parametrize(
     ("snapshot", "message"),
     [
-        (COPY.replace(REGION, "us-west-2"), "is in region us-west-2 but the cluster is restored in region"),
-        (COPY.replace(ACCOUNT, "210987654321"), "is in account 210987654321 but the cluster is restored"),
+        (COPY.replace(REGION, "us-west-2"), f"is in region us-west-2, not {REGION}: a cluster is restored"),
+        (COPY.replace(ACCOUNT, "210987654321"), f"is in account 210987654321, not {ACCOUNT}: a cluster"),
     ],
 )
 def test_a_snapshot_of_another_region_or_account_is_refused(snapshot: str, message: str) -> None:

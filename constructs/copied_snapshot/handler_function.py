@@ -146,6 +146,9 @@ class SnapshotCopyHandler(Construct):
                         "events:PutRule",
                         "events:PutTargets",
                         "events:RemoveTargets",
+                        # A poll first checks that its rule still targets the function: a repeated delivery
+                        # of a finished request exits quietly instead of answering again.
+                        "events:ListTargetsByRule",
                         "events:DeleteRule",
                     ],
                     resources=[rules_arn],

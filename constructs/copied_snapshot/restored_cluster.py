@@ -296,15 +296,14 @@ def check_snapshot_in_stack_environment(snapshot_arn: str, stack: Stack) -> None
     if Token.is_unresolved(snapshot_arn):
         return
     snapshot = rules.check_snapshot_arn(snapshot_arn, "snapshot ARN")
-    for what, known, stack_value in (
-        ("region", snapshot.region, stack.region),
-        ("account", snapshot.account, stack.account),
-    ):
-        if not Token.is_unresolved(stack_value) and known != stack_value:
-            raise RuleViolation(
-                f"snapshot {snapshot_arn!r} is in {what} {known} but the cluster is restored in {what} "
-                f"{stack_value}: a cluster is restored from a snapshot of its own region and account"
-            )
+    differences = rules.place_differences(
+        snapshot, region=validation.known(stack.region), account=validation.known(stack.account)
+    )
+    if differences:
+        raise RuleViolation(
+            f"snapshot {snapshot_arn!r} is in {' and '.join(differences)}: a cluster is restored from a "
+            "snapshot of its own region and account"
+        )
 
 
 def network_arns(

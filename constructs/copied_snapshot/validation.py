@@ -94,27 +94,20 @@ def check_key_region(key: kms.IKey, stack: Stack, what: str = "copy") -> None:
         )
 
 
-# DocumentDB Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster snapshot".
-SAME_PLACE_SOURCE = (
-    'elastic cluster snapshots are copied "within the same region and within the same account" (DocumentDB '
-    'Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster snapshot")'
-)
-
-
 def check_source_in_stack_environment(source_snapshot_arn: str, stack: Stack) -> None:
     """A source whose region or account is known must be the stack's; tokens are left to the handler."""
     if Token.is_unresolved(source_snapshot_arn):
         return
-    source = rules.check_snapshot_arn(source_snapshot_arn)
-    for what, known, stack_value in (
-        ("region", source.region, stack.region),
-        ("account", source.account, stack.account),
-    ):
-        if not Token.is_unresolved(stack_value) and known != stack_value:
-            raise RuleViolation(
-                f"source snapshot {source_snapshot_arn!r} is in {what} {known} but the copy is made in "
-                f"{what} {stack_value}: {SAME_PLACE_SOURCE}"
-            )
+    problem = rules.place_problem(
+        source_snapshot_arn, region=known(stack.region), account=known(stack.account)
+    )
+    if problem:
+        raise RuleViolation(problem)
+
+
+def known(value: str) -> str | None:
+    """`value`, or None when it is a token (an environment-agnostic stack's region or account)."""
+    return None if Token.is_unresolved(value) else value
 
 
 def check_unique_name(name: str, path: str, taken: Mapping[str, str]) -> None:
