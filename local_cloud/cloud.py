@@ -49,7 +49,7 @@ DEFAULT_REGION = "us-east-1"
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
 SECRET_ACCESS_KEY = "local-cloud"  # noqa: S105 - the local services check no secret
-DEFAULT_DURATIONS = Durations(cluster=2.0, snapshot=2.0, copy=3.0, delete=1.0)
+DEFAULT_DURATIONS = Durations(cluster=2.0, snapshot=2.0, copy=3.0, delete=1.0, restore=4.0, update=2.0)
 
 
 @dataclass(frozen=True)

@@ -206,12 +206,24 @@ def test_consumer_stack_imports_the_copy_arn(example: ExampleApp) -> None:
         for output in example.copy_template.to_json()["Outputs"].values()
         if "Export" in output
     }
-    [(export_name, value)] = exports.items()
-    assert value == {"Fn::GetAtt": [copy_id, "SnapshotArn"]}
+    [export_name] = [
+        name for name, value in exports.items() if value == {"Fn::GetAtt": [copy_id, "SnapshotArn"]}
+    ]
     example.consumer_template.has_resource_properties(
         "AWS::SSM::Parameter",
         {"Name": "/orders/restore/snapshot-arn", "Value": {"Fn::ImportValue": export_name}},
     )
+    # The staging cluster restores from the copy, in a VPC of two isolated subnets in two zones.
+    example.consumer_template.has_resource_properties(
+        "Custom::RestoredCluster",
+        {"SnapshotArn": {"Fn::ImportValue": export_name}, "ClusterName": "orders-staging"},
+    )
+    subnets = example.consumer_template.find_resources("AWS::EC2::Subnet")
+    assert sorted(subnet["Properties"]["AvailabilityZone"] for subnet in subnets.values()) == [
+        f"{REGION}a",
+        f"{REGION}b",
+    ]
+    assert example.consumer_template.find_resources("AWS::EC2::NatGateway") == {}
     assert example.consumer_stack.dependencies == [example.copy_stack]
 
 
@@ -220,6 +232,10 @@ def test_outputs(example: ExampleApp) -> None:
     example.copy_template.has_output("CopyArn", {"Value": {"Fn::GetAtt": [copy_id, "SnapshotArn"]}})
     example.copy_template.has_output("CopyStatus", {"Value": {"Fn::GetAtt": [copy_id, "Status"]}})
     example.consumer_template.has_output("RestoreSnapshotArn", {})
+    [cluster_id] = example.consumer_template.find_resources("Custom::RestoredCluster")
+    example.consumer_template.has_output(
+        "StagingClusterEndpoint", {"Value": {"Fn::GetAtt": [cluster_id, "ClusterEndpoint"]}}
+    )
 
 
 def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding() -> None:

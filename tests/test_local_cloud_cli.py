@@ -166,19 +166,24 @@ def test_demo_deploys_shows_the_consumers_arn_destroys_and_exits_0(
     example_assembly: Path, tmp_path: Path
 ) -> None:
     shown = "SnapshotConsumerStack.RestoreSnapshotArn"
+    endpoint = "SnapshotConsumerStack.StagingClusterEndpoint"
     run = local_cloud(
-        tmp_path, "demo", str(example_assembly), "--seed-sources", "--show", shown, "--time-scale", "240"
-    )
+        tmp_path, "demo", str(example_assembly), "--seed-sources", "--show", shown, "--show", endpoint,
+        "--time-scale", "240",
+    )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == f"seeded source snapshot {example_app.DEFAULT_SOURCE_SNAPSHOT_ARN}"
     assert "SnapshotCopyStack | " in run.stdout
     assert "destroyed: SnapshotConsumerStack, SnapshotCopyStack" in lines
     assert re.fullmatch(
-        rf"{shown} = arn:aws:docdb-elastic:us-east-1:{ACCOUNT}:cluster-snapshot/[0-9a-f-]+", lines[-1]
+        rf"{shown} = arn:aws:docdb-elastic:us-east-1:{ACCOUNT}:cluster-snapshot/[0-9a-f-]+", lines[-2]
     )
+    assert lines[-1] == f"{endpoint} = orders-staging-{ACCOUNT}.us-east-1.docdb-elastic.amazonaws.com"
     report = json.loads((tmp_path / "report.json").read_text())
-    assert [entry["request_type"] for entry in report["customResources"]] == ["Create", "Delete"]
+    requests = [(entry["logical_id"][:5], entry["request_type"]) for entry in report["customResources"]]
+    # The copy is made before the cluster restored from it, and deleted after it.
+    assert requests == [("Order", "Create"), ("Stagi", "Create"), ("Stagi", "Delete"), ("Order", "Delete")]
 
 
 def test_demo_keeps_running_with_its_stacks_when_asked(example_assembly: Path, tmp_path: Path) -> None:

@@ -305,6 +305,12 @@ def test_the_shared_policy_manages_clusters_and_encrypts_with_the_cluster_key(fu
         ],
         "Resource": "*",
     }
+    assert by_sid["FindClustersByName"] == {
+        "Sid": "FindClustersByName",
+        "Effect": "Allow",
+        "Action": "docdb-elastic:ListClusters",
+        "Resource": "*",
+    }
     # cdk.json's minimizePolicies renders resources sorted.
     assert by_sid["EncryptCopies"]["Resource"] == [
         {"Fn::GetAtt": [key_id(full, "ClusterKey"), "Arn"]},

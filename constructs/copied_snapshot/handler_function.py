@@ -279,11 +279,16 @@ class SnapshotCopyHandler(Construct):
             iam.PolicyStatement(
                 sid="DescribeClusterNetwork", actions=CLUSTER_DESCRIBE_ACTIONS, resources=["*"]
             ),
+            # A Create delivered again finds the cluster its first delivery restored by its name.
+            iam.PolicyStatement(
+                sid="FindClustersByName", actions=["docdb-elastic:ListClusters"], resources=["*"]
+            ),
         )
         self._acknowledge_wildcard(
             "*",
-            "ListClusterSnapshots has no resource type to scope it to, and EC2's Describe actions that "
-            "clusters depend on are not scoped by resource (Service Authorization Reference)",
+            "ListClusterSnapshots and ListClusters have no resource type to scope them to, and EC2's "
+            "Describe actions that clusters depend on are not scoped by resource (Service Authorization "
+            "Reference)",
         )
 
     def cluster_policy(self, scope: Construct, statements: Sequence[iam.PolicyStatement]) -> iam.Policy:

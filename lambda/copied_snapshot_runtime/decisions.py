@@ -126,8 +126,13 @@ def replacement_name(old: CopyProperties, new: CopyProperties, request_id: str) 
             "needs a new copy while the old one still exists; change target_snapshot_name too, or omit "
             "it to let CopiedSnapshot generate names"
         )
+    return name_with_suffix(new.target_snapshot_name, request_id)
+
+
+def name_with_suffix(name: str, request_id: str) -> str:
+    """A generated name made distinct for one request, within the name rules (snapshots' and clusters')."""
     suffix = hashlib.sha256(request_id.encode()).hexdigest()[:8]
-    base = new.target_snapshot_name[: rules.NAME_MAX_LENGTH - len(suffix) - 1].rstrip("-")
+    base = name[: rules.NAME_MAX_LENGTH - len(suffix) - 1].rstrip("-")
     return f"{base}-{suffix}"
 
 
