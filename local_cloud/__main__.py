@@ -18,7 +18,7 @@ from pathlib import Path
 from local_cloud import serving
 from local_cloud.assembly import Stack
 from local_cloud.cloud import AtLeastOnce, LocalCloud
-from local_cloud.cloudformation.engine import DeployFailed
+from local_cloud.cloudformation.errors import DeploymentError
 from local_cloud.control import ControlServer, send
 from local_cloud.lambda_runtime.runner import Faults
 from local_cloud.progress import Progress, outputs_lines
@@ -61,11 +61,18 @@ def _probability(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"a time scale is positive, got {text}")
+    return value
+
+
 def _cloud_options(command: argparse.ArgumentParser) -> None:
     clock = command.add_argument_group("time")
     clock.add_argument(
         "--time-scale",
-        type=float,
+        type=_positive,
         default=60.0,
         help="simulated seconds per wall-clock second, for every wait (60: rate(1 minute) fires each second)",
     )
@@ -162,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         if options.command == "seed":
             return 0 if send(state_dir, "seed", {"snapshots": options.arns}) else 1
         return _run(options, state_dir)
-    except (RuntimeError, OSError, ValueError) as error:
+    except (DeploymentError, RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -200,7 +207,7 @@ def _run(options: argparse.Namespace, state_dir: Path) -> int:
             return _serve(cloud)
         try:
             stacks = cloud.deploy(options.assembly, options.stacks)
-        except DeployFailed as error:
+        except DeploymentError as error:
             print(f"\n ❌  deployment failed: {error}")
             print(cloud.report().text())
             return 1

@@ -32,6 +32,7 @@ from local_cloud.assembly import AssemblyError, Stack, read_assembly
 from local_cloud.clock import Clock, ScaledClock, SimulatedClock
 from local_cloud.cloudformation.custom import CustomResource
 from local_cloud.cloudformation.engine import Engine, StackEvent
+from local_cloud.cloudformation.errors import InvalidRequest
 from local_cloud.cloudformation.order import Order
 from local_cloud.cloudformation.providers import Provider, default_providers
 from local_cloud.cloudformation.responses import ResponseEndpoint
@@ -49,7 +50,9 @@ DEFAULT_REGION = "us-east-1"
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
 SECRET_ACCESS_KEY = "local-cloud"  # noqa: S105 - the local services check no secret
-DEFAULT_DURATIONS = Durations(cluster=2.0, snapshot=2.0, copy=3.0, delete=1.0)
+# Simulated seconds (the service runs on the local cloud's clock): two, three and one minutes, a few
+# wall-clock seconds at the default time scale.
+DEFAULT_DURATIONS = Durations(cluster=120.0, snapshot=120.0, copy=180.0, delete=60.0)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class LocalCloud(serving.Running):
         progress: Callable[[StackEvent], None] = lambda event: None,
     ) -> None:
         """`time_scale`: simulated seconds per wall-clock second; `simulated`: skip idle time as well;
+        `durations`: how long the docdb-elastic service's work takes, in simulated seconds;
         `order` picks the order of a stack's resources among those its dependencies allow (default:
         CloudFormation's, all ready resources at once); `providers` replaces the resource types' providers;
         `delivery`: at-least-once deliveries and injected Lambda faults."""
@@ -87,10 +91,10 @@ class LocalCloud(serving.Running):
         self.clock: Clock = SimulatedClock(scale=time_scale) if simulated else ScaledClock(time_scale)
         self.time_scale = time_scale
         self.delivery = delivery or AtLeastOnce()
-        self.docdb = LocalDocDBElastic(seed=seed, durations=durations)
+        self.docdb = LocalDocDBElastic(seed=seed, durations=durations, clock=self.clock)
         self._moto = ThreadedMotoServer(ip_address=serving.LOOPBACK, port=0, verbose=False)
         self.moto_url = ""
-        self.responses = ResponseEndpoint(state_dir)
+        self.responses = ResponseEndpoint(state_dir, clock=self.clock)
         self.runner = LambdaRunner(
             state_dir / "logs",
             runtime_site.build(state_dir / "runtime"),
@@ -111,7 +115,7 @@ class LocalCloud(serving.Running):
             duplicate_delay=self.delivery.duplicate_delay,
             seed=seed,
         )
-        self.custom = CustomResource(self.responses, time_scale=time_scale)
+        self.custom = CustomResource(self.responses)
         self.store = StackStore(state_dir)
         self._watchers: list[Callable[[StackEvent], None]] = [progress]
         self.engine = Engine(
@@ -200,7 +204,7 @@ class LocalCloud(serving.Running):
         without a key is (the service model's documentation of CreateCluster's `kmsKeyId`)."""
         parsed = parse_arn(arn)
         if parsed is None or parsed.kind != "cluster-snapshot":
-            raise ValueError(f"{arn} is not a docdb-elastic cluster-snapshot ARN")
+            raise InvalidRequest(f"{arn} is not a docdb-elastic cluster-snapshot ARN")
         key = self._default_key(parsed.region) if encrypted else ""
         cluster = self.docdb.backend.create_cluster(
             Caller(parsed.account, parsed.region, parsed.account),

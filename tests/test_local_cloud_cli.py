@@ -6,6 +6,8 @@ import json
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from aws_cdk import App, CfnOutput, Environment, Stack
 import app as example_app
 from copied_snapshot import CopiedSnapshot
 from local_cloud import __main__ as cli
+from local_cloud.control import body_problem, send
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -100,6 +103,38 @@ def test_seed_makes_a_source_snapshot_exist_in_the_serving_cloud(serving: Path) 
     client = boto3.client("docdb-elastic", endpoint_url=endpoint, region_name=REGION,
                           aws_access_key_id=ACCOUNT, aws_secret_access_key="local")  # fmt: skip
     assert client.get_cluster_snapshot(snapshotArn=other)["snapshot"]["snapshotArn"] == other
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "problem"),
+    [
+        ("deploy", {}, "the body needs 'assembly'"),
+        ("deploy", {"assembly": 5}, "'assembly' must be a string"),
+        ("destroy", {"assembly": "cdk.out", "stacks": "CliStack"}, "'stacks' must be a list of strings"),
+        ("seed", {"snapshots": [1]}, "'snapshots' must be a list of strings"),
+        ("seed", [], "the body must be a JSON object"),
+    ],
+)
+def test_a_malformed_request_body_is_refused_before_anything_is_done(
+    action: str, body: object, problem: str
+) -> None:
+    assert body_problem(("POST", f"/{action}"), body) == problem
+
+
+def test_a_request_the_cloud_cannot_act_on_fails_with_its_reason(serving: Path, tmp_path: Path) -> None:
+    endpoint = json.loads((serving / "endpoints.json").read_text())["control"]
+    malformed = urllib.request.Request(f"{endpoint}/deploy", data=b'{"assembly": 5}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(malformed)
+    assert refused.value.code == 400
+    assert refused.value.read().decode() == "FAILED 'assembly' must be a string\n"
+    lines: list[str] = []
+    assert not send(serving, "seed", {"snapshots": ["arn:aws:s3:::bucket"]}, lines.append)
+    assert lines == ["FAILED arn:aws:s3:::bucket is not a docdb-elastic cluster-snapshot ARN"]
+    nothing = tmp_path / "empty"
+    nothing.mkdir()
+    assert not send(serving, "deploy", {"assembly": str(nothing)}, lines.append)
+    assert lines[-1].startswith(f"FAILED {nothing} is not a cloud assembly")
 
 
 @pytest.mark.parametrize("command", ["demo", "serve", "deploy", "destroy", "seed"])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from local_cloud.cloudformation.errors import (
     TemplateError,
 )
 from local_cloud.cloudformation.order import Order
-from local_cloud.cloudformation.providers import Change, Cloud, Outcome, Provider
+from local_cloud.cloudformation.providers import Cancellation, Change, Cloud, Outcome, Provider
 from local_cloud.cloudformation.store import ResourceState, StackState, StackStore
 
 __all__ = ["DeployFailed", "Engine", "StackEvent"]
@@ -146,12 +145,13 @@ class Engine:
             deployment.wanted,
             deployment.scope,
         )
-        cancel = threading.Event()
+        cancel = Cancellation()
         outcome = order.run(
             self._graph(deployment.dependencies, wanted),
             self._order,
             lambda name: self._make(stack, artifact, name, wanted[name], scope, cancel=cancel),
             stop=cancel,
+            clock=self._cloud.clock,
         )
         failed: dict[str, Exception] = dict(outcome.failed)
         if not failed:
@@ -173,7 +173,7 @@ class Engine:
         definition: Mapping[str, Any],
         scope: intrinsics.Scope,
         *,
-        cancel: threading.Event,
+        cancel: Cancellation,
     ) -> None:
         def create() -> None:
             properties = intrinsics.resolve(definition.get("Properties", {}), scope)
@@ -251,12 +251,13 @@ class Engine:
     def _update(self, old: StackState, deployment: _Deployment) -> StackState:
         stack, artifact, wanted = deployment.stack, deployment.artifact, deployment.wanted
         changes = _Changes()
-        stop = threading.Event()
+        stop = Cancellation()
         outcome = order.run(
             self._graph(deployment.dependencies, wanted),
             self._order,
             lambda name: self._update_one(old, deployment, changes, name, stop),
             stop=stop,
+            clock=self._cloud.clock,
         )
         changes.failed = dict(outcome.failed)
         if not changes.failed:
@@ -295,7 +296,7 @@ class Engine:
         deployment: _Deployment,
         changes: _Changes,
         logical_id: str,
-        stop: threading.Event,
+        stop: Cancellation,
     ) -> None:
         """Creates, updates or leaves one resource of an update, noting what it changed for the rollback."""
         stack, artifact, scope = deployment.stack, deployment.artifact, deployment.scope
@@ -489,6 +490,7 @@ class Engine:
             self._order,
             delete,
             stop=threading.Event(),
+            clock=self._cloud.clock,
         )
         return [f"{name}: {error}" for name, error in outcome.failed.items()]
 
@@ -637,7 +639,8 @@ class Engine:
     def _emit(
         self, stack: StackState, logical_id: str, resource_type: str, status: str, reason: str = ""
     ) -> None:
-        event = StackEvent(time.time(), stack.stack_name, logical_id, resource_type, status, reason)
+        now = self._cloud.clock.now()
+        event = StackEvent(now, stack.stack_name, logical_id, resource_type, status, reason)
         with self._lock:
             self.events.append(event)
             self._progress(event)
