@@ -196,7 +196,12 @@ def _run(options: argparse.Namespace, state_dir: Path) -> int:
         seed=options.seed,
         delivery=_delivery(options),
     )
-    with cloud, Progress(lambda line: print(line, flush=True), cloud.clock) as progress:
+    with (
+        cloud,
+        Progress(
+            lambda line: print(line, flush=True), cloud.clock, requests=cloud.custom.waiting_for
+        ) as progress,
+    ):
         cloud.watch(progress)
         sources = list(options.seed_snapshot)
         if getattr(options, "seed_sources", False):

@@ -119,7 +119,10 @@ class ControlServer:
         lines: queue.Queue[str | None] = queue.Queue()
 
         def run() -> None:
-            with self._busy, Progress(lines.put, self._cloud.clock) as progress:
+            with (
+                self._busy,
+                Progress(lines.put, self._cloud.clock, requests=self._cloud.custom.waiting_for) as progress,
+            ):
                 unwatch = self._cloud.watch(progress)
                 try:
                     for line in action():

@@ -17,7 +17,7 @@ from local_cloud.assembly import AssemblyError, Stack
 from local_cloud.clock import Clock, ScaledClock, SimulatedClock
 from local_cloud.cloudformation import intrinsics
 from local_cloud.cloudformation.custom import CustomResource, as_cloudformation_sends
-from local_cloud.cloudformation.engine import Engine
+from local_cloud.cloudformation.engine import NO_CHANGES, Engine
 from local_cloud.cloudformation.errors import DeployFailed, DeploymentError, ResourceFailed, TemplateError
 from local_cloud.cloudformation.order import Order
 from local_cloud.cloudformation.providers import Change, LambdaPermission, Outcome
@@ -516,6 +516,20 @@ def test_a_create_still_running_when_a_sibling_fails_is_cancelled_then_deleted_b
     assert (create, delete) == ("Create", "Delete")
     assert made_up(physical_id)
     assert engine._store.load("Test") is None
+
+
+def test_an_unchanged_stack_is_marked_no_changes_and_a_changed_one_is_not(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    engine = new_engine(tmp_path, recorder, Order.one_at_a_time())
+    outputs = {"Name": {"Value": {"Ref": "A"}}}
+    engine.deploy(stack({"A": thing(Size=1)}, Outputs=outputs))
+    engine.deploy(stack({"A": thing(Size=1)}, Outputs=outputs))
+    engine.deploy(stack({"A": thing(Size=1)}, Outputs={"Other": {"Value": "x"}}))
+    engine.deploy(stack({"A": thing(Size=2)}, Outputs={"Other": {"Value": "x"}}))
+    stack_events = [event for event in engine.events if event.logical_id == "Test"]
+    completes = [event.reason for event in stack_events if event.status == "UPDATE_COMPLETE"]
+    assert completes == [NO_CHANGES, "", ""]
 
 
 def answer_after(handler: Handler, seconds: float) -> Answer:

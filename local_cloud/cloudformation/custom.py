@@ -97,6 +97,17 @@ class CustomResource:
         self.timelines: list[Timeline] = []
         self.waiting: dict[str, Waiting] = {}  # request id -> what a resource waits for, for the heartbeat
 
+    def waiting_for(self, stack: str, logical_id: str) -> Waiting | None:
+        """The request a resource's answer is awaited for, if one is."""
+        return next(
+            (
+                item
+                for item in list(self.waiting.values())
+                if (item.stack, item.logical_id) == (stack, logical_id)
+            ),
+            None,
+        )
+
     def create(self, change: Change) -> Outcome:
         return self._request(change, "Create")
 

@@ -33,13 +33,16 @@ from local_cloud.cloudformation.order import Order
 from local_cloud.cloudformation.providers import Cancellation, Change, Cloud, Outcome, Provider
 from local_cloud.cloudformation.store import ResourceState, StackState, StackStore
 
-__all__ = ["DeployFailed", "Engine", "StackEvent"]
+__all__ = ["NO_CHANGES", "DeployFailed", "Engine", "StackEvent"]
 
 STACK_TYPE = "AWS::CloudFormation::Stack"
 RETAIN = frozenset({"Retain", "RetainExceptOnCreate"})
 # A failed create deletes what it made, except resources marked plain Retain (hence RetainExceptOnCreate).
 RETAIN_ON_CREATE_ROLLBACK = frozenset({"Retain"})
 SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<"
+# The reason of the UPDATE_COMPLETE of a stack in which nothing changed: no resource, output or export (the
+# message CloudFormation's UpdateStack answers such an update with, CloudFormation API Reference).
+NO_CHANGES = "No updates are to be performed."
 _T = TypeVar("_T")
 
 
@@ -221,11 +224,11 @@ class Engine:
         self._emit(stack, logical_id, resource_type, f"{operation}_COMPLETE")
         return result
 
-    def _complete(self, stack: StackState, status: str) -> StackState:
+    def _complete(self, stack: StackState, status: str, reason: str = "") -> StackState:
         stack.status = status
         with self._lock:
             self._store.save(stack)
-        self._emit(stack, stack.stack_name, STACK_TYPE, status)
+        self._emit(stack, stack.stack_name, STACK_TYPE, status, reason)
         return stack
 
     def _rollback_create(
@@ -272,9 +275,11 @@ class Engine:
             raise DeployFailed(
                 f"{stack.stack_name}: {first or 'the update'} failed to update: {cause}"
             ) from cause
+        removed = [state for name, state in old.resources.items() if name not in wanted]
+        if not (changes.changed or removed) and (stack.outputs, stack.exports) == (old.outputs, old.exports):
+            return self._complete(stack, "UPDATE_COMPLETE", NO_CHANGES)
         stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
         self._emit(stack, stack.stack_name, STACK_TYPE, stack.status)
-        removed = [state for name, state in old.resources.items() if name not in wanted]
         with self._lock:
             for name in (state.logical_id for state in removed):
                 stack.resources.pop(name, None)
