@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -46,6 +47,8 @@ from local_cloud.report import Report
 from local_cloud.scheduler import Scheduler
 
 DEFAULT_REGION = "us-east-1"
+ACCOUNT_ID = re.compile(r"\d{12}")
+ACCESS_KEY_USER = "local-cloud"  # the IAM user in each account whose access key acts as the account
 # What `cdk bootstrap` leaves in each environment and synthesized templates check.
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
@@ -101,14 +104,16 @@ class LocalCloud(serving.Running):
             clock=self.clock,
             faults=self.delivery.faults,
         )
-        self._regions: set[str] = {DEFAULT_REGION}
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._default_keys: dict[str, str] = {}
+        self._places: set[tuple[str, str]] = {(DEFAULT_REGION, account)}  # (region, account) deployed to
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._default_keys: dict[tuple[str, str], str] = {}
         self._clients_lock = threading.Lock()
+        self._access_keys: dict[str, str] = {}
+        self._access_keys_lock = threading.Lock()
         self.scheduler = Scheduler(
             self.client,
             self.runner,
-            lambda: sorted(self._regions),
+            lambda: sorted(self._places),
             clock=self.clock,
             tick=None if simulated else 0.1,  # a simulated clock must not be held by the scheduler's rescans
             duplicates=self.delivery.duplicates,
@@ -152,9 +157,12 @@ class LocalCloud(serving.Running):
 
     # -- what resources and functions use --------------------------------------------------------------------
 
-    def client(self, service: str, region: str) -> Any:
-        """A boto3 client of the local cloud, acting as its account."""
-        key = (service, region)
+    def client(self, service: str, region: str, account: str | None = None) -> Any:
+        """A boto3 client of the local cloud acting as `account` (default: the cloud's): its 12 digits are the
+        access key, which moto's multi-account mode and the docdb-elastic service take as the account."""
+        account = account or self.account
+        key = (service, region, account)
+        access_key = self.access_key(account)
         with self._clients_lock:
             if key not in self._clients:
                 endpoint = self.docdb.endpoint_url if service == "docdb-elastic" else self.moto_url
@@ -162,19 +170,49 @@ class LocalCloud(serving.Running):
                     service,  # type: ignore[call-overload]
                     endpoint_url=endpoint,
                     region_name=region,
-                    aws_access_key_id=self.account,
+                    aws_access_key_id=access_key,
                     aws_secret_access_key=SECRET_ACCESS_KEY,
                     config=Config(retries={"mode": "standard"}),
                 )
             return self._clients[key]
 
-    def function_environment(self, region: str, variables: Mapping[str, str]) -> dict[str, str]:
-        """What a Lambda function's process sees: its variables, then Lambda's and the endpoints'."""
+    def access_key(self, account: str) -> str:
+        """The access key that acts as `account` (12 digits) in every service, made when first needed.
+
+        moto knows an account by an IAM access key made in it, or by its `x-moto-account-id` header (moto's
+        documentation, "Multi-Account support"): a function's unchanged boto3 sends no such header, so a key
+        is made in the account (through the header) and the docdb-elastic service is told whose key it is."""
+        if not ACCOUNT_ID.fullmatch(account):
+            raise InvalidRequest(f"an account is 12 digits, got {account!r}")
+        with self._access_keys_lock:
+            if account not in self._access_keys:
+                iam = boto3.client(
+                    "iam",
+                    endpoint_url=self.moto_url,
+                    region_name=DEFAULT_REGION,
+                    aws_access_key_id=account,
+                    aws_secret_access_key=SECRET_ACCESS_KEY,
+                )
+                iam.meta.events.register(
+                    "before-sign.iam.*",
+                    lambda request, **_: request.headers.__setitem__("x-moto-account-id", account),
+                )
+                iam.create_user(UserName=ACCESS_KEY_USER)
+                made = iam.create_access_key(UserName=ACCESS_KEY_USER)["AccessKey"]["AccessKeyId"]
+                self.docdb.service.accounts[made] = account
+                self._access_keys[account] = made
+            return self._access_keys[account]
+
+    def function_environment(
+        self, region: str, variables: Mapping[str, str], account: str | None = None
+    ) -> dict[str, str]:
+        """What a Lambda function's process sees: its variables, then Lambda's and the endpoints', acting as
+        the function's account."""
         return {
             **variables,
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "AWS_ACCESS_KEY_ID": self.account,
+            "AWS_ACCESS_KEY_ID": self.access_key(account or self.account),
             "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_ENDPOINT_URL_DOCDB_ELASTIC": self.docdb.endpoint_url,
@@ -205,7 +243,7 @@ class LocalCloud(serving.Running):
         parsed = parse_arn(arn)
         if parsed is None or parsed.kind != "cluster-snapshot":
             raise InvalidRequest(f"{arn} is not a docdb-elastic cluster-snapshot ARN")
-        key = self._default_key(parsed.region) if encrypted else ""
+        key = self._default_key(parsed.region, parsed.account) if encrypted else ""
         cluster = self.docdb.backend.create_cluster(
             Caller(parsed.account, parsed.region, parsed.account),
             name=parsed.resource_id,
@@ -227,14 +265,14 @@ class LocalCloud(serving.Running):
         )
         return arn
 
-    def _default_key(self, region: str) -> str:
+    def _default_key(self, region: str, account: str) -> str:
         """The account's default key of `region`, made in KMS when first needed (it stands in for the key
         AWS manages for the account)."""
-        if region not in self._default_keys:
-            kms = self.client("kms", region)
+        if (region, account) not in self._default_keys:
+            kms = self.client("kms", region, account)
             metadata = kms.create_key(Description=f"default key of the account in {region}")["KeyMetadata"]
-            self._default_keys[region] = str(metadata["Arn"])
-        return self._default_keys[region]
+            self._default_keys[region, account] = str(metadata["Arn"])
+        return self._default_keys[region, account]
 
     # -- deployments -----------------------------------------------------------------------------------------
 
@@ -252,7 +290,7 @@ class LocalCloud(serving.Running):
         deployed = []
         with self.clock.busy():
             for stack in self.stacks(assembly_dir, names):
-                self.bootstrap(stack.region)
+                self.bootstrap(stack.region, stack.account)
                 deployed.append(self.engine.deploy(stack))
         return deployed
 
@@ -265,10 +303,11 @@ class LocalCloud(serving.Running):
                 if self.engine.destroy(stack.stack_name)
             ]
 
-    def bootstrap(self, region: str) -> None:
+    def bootstrap(self, region: str, account: str | None = None) -> None:
         """What `cdk bootstrap` leaves behind that templates check: the bootstrap version parameter."""
-        self._regions.add(region)
-        self.client("ssm", region).put_parameter(
+        account = account or self.account
+        self._places.add((region, account))
+        self.client("ssm", region, account).put_parameter(
             Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
         )
 

@@ -227,3 +227,24 @@ def test_demo_keeps_running_with_its_stacks_when_asked(example_assembly: Path, t
     )
     demo.terminate()
     assert demo.wait(timeout=30) == 0
+
+
+def test_demo_deploys_and_destroys_a_users_app_in_its_own_account(tmp_path: Path) -> None:
+    account, region = "111122223333", "eu-west-1"
+    source = f"arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/users-source"
+    app = App(outdir=str(tmp_path / "cdk.out"))
+    stack = Stack(app, "UsersStack", env=Environment(account=account, region=region))
+    copy = CopiedSnapshot(stack, "Copy", source_snapshot_arn=source)
+    CfnOutput(stack, "CopyArn", value=copy.snapshot_arn)
+    users_app = Path(app.synth().directory)
+    shown = "UsersStack.CopyArn"
+    state_dir = tmp_path / "state"
+    run = local_cloud(
+        state_dir, "demo", str(users_app), "--seed-sources", "--show", shown, "--time-scale", "240"
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "destroyed: UsersStack" in run.stdout
+    assert re.fullmatch(
+        rf"{shown} = arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/[0-9a-f-]+",
+        run.stdout.splitlines()[-1],
+    )

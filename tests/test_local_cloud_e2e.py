@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, RemovalPolicy, Stack
+from aws_cdk import App, CfnOutput, Environment, RemovalPolicy, Stack
 
 import app as example_app
 from copied_snapshot import CopiedSnapshot
@@ -244,3 +244,30 @@ def test_a_ten_minute_copy_deploys_in_wall_seconds_on_the_simulated_clock(tmp_pa
     assert create.copy_active <= (create.response_received or 0) <= create.copy_active + 70  # one poll round
     assert delete.seconds is not None and 60 <= delete.seconds <= 130  # the service deletes in 60 s
     assert wall < 60
+
+
+def test_a_users_app_in_another_account_and_region_deploys_and_destroys(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    """Every service acts in the stack's account: moto's IAM, KMS, SSM, Lambda and EventBridge (the access
+    key of 12 digits is the account), the function's own calls, and docdb-elastic."""
+    account, region = "111122223333", "eu-west-1"
+    source = cloud.seed_source_snapshot(
+        f"arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/users-source"
+    )
+    app = App(outdir=str(tmp_path / "cdk.out"), context=cdk_json_context())
+    stack = Stack(app, "E2eUsersApp", env=Environment(account=account, region=region))
+    copy = CopiedSnapshot(stack, "Copy", source_snapshot_arn=source)
+    CfnOutput(stack, "CopyArn", value=copy.snapshot_arn)
+    assembly = Path(app.synth().directory)
+    (deployed,) = cloud.deploy(assembly)
+    arn = deployed.outputs["CopyArn"]
+    assert arn.startswith(f"arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/")
+    copied = snapshot(cloud, arn)
+    assert copied is not None and copied["status"] == "ACTIVE"
+    functions = cloud.client("lambda", region, account).list_functions()["Functions"]
+    assert functions and all(f":{account}:" in function["FunctionArn"] for function in functions)
+    assert cloud.client("lambda", region).list_functions()["Functions"] == []  # none in the cloud's account
+    assert cloud.destroy(assembly) == ["E2eUsersApp"]
+    assert snapshot(cloud, arn) is None
+    assert cloud.client("lambda", region, account).list_functions()["Functions"] == []

@@ -70,10 +70,12 @@ class NoCloud:
     runner: Any = None
     clock: Clock = ScaledClock(100.0)  # ServiceTimeouts of simulated seconds pass 100 times faster
 
-    def client(self, service: str, region: str) -> Any:
+    def client(self, service: str, region: str, account: str | None = None) -> Any:
         raise AssertionError("no AWS client is needed here")
 
-    def function_environment(self, region: str, variables: Mapping[str, str]) -> dict[str, str]:
+    def function_environment(
+        self, region: str, variables: Mapping[str, str], account: str | None = None
+    ) -> dict[str, str]:
         return dict(variables)
 
 
@@ -650,7 +652,7 @@ def test_every_error_of_the_engine_shares_one_base_class() -> None:
 @mock_aws
 def test_deleting_a_permission_removes_its_statement_so_rules_may_no_longer_invoke() -> None:
     class Moto(NoCloud):
-        def client(self, service: str, region: str) -> Any:
+        def client(self, service: str, region: str, account: str | None = None) -> Any:
             return boto3.client(service, region_name=region)  # type: ignore[call-overload]
 
     lambdas = boto3.client("lambda", region_name="us-east-1")

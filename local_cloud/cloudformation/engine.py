@@ -589,7 +589,7 @@ class Engine:
                 raise DeployFailed(f"parameter {name} has no Default; the local cloud deploys with defaults")
             value = declaration["Default"]
             if str(declaration.get("Type", "")).startswith(SSM_PARAMETER_TYPE):
-                ssm = self._cloud.client("ssm", stack.region)
+                ssm = self._cloud.client("ssm", stack.region, stack.account)
                 try:
                     value = ssm.get_parameter(Name=value)["Parameter"]["Value"]
                 except ssm.exceptions.ParameterNotFound:

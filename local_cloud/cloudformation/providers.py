@@ -29,9 +29,11 @@ class Cloud(Protocol):
     runner: LambdaRunner
     clock: Clock
 
-    def client(self, service: str, region: str) -> Any: ...
+    def client(self, service: str, region: str, account: str | None = None) -> Any: ...
 
-    def function_environment(self, region: str, variables: Mapping[str, str]) -> dict[str, str]: ...
+    def function_environment(
+        self, region: str, variables: Mapping[str, str], account: str | None = None
+    ) -> dict[str, str]: ...
 
 
 class Cancellation(threading.Event):
@@ -73,7 +75,7 @@ class Change:
     cancelled: Cancellation = field(default_factory=Cancellation)
 
     def client(self, service: str) -> Any:
-        return self.cloud.client(service, self.stack.region)
+        return self.cloud.client(service, self.stack.region, self.stack.account)
 
     def arn(self, service: str, resource: str, *, region: bool = True) -> str:
         where = self.stack.region if region else ""
@@ -210,7 +212,9 @@ class LambdaFunction:
             arn=change.arn("lambda", f"function:{name}"),
             code_dir=code,
             handler=str(change.properties["Handler"]),
-            environment=change.cloud.function_environment(change.stack.region, _variables(change))
+            environment=change.cloud.function_environment(
+                change.stack.region, _variables(change), change.stack.account
+            )
             | {
                 "AWS_LAMBDA_FUNCTION_NAME": name,
                 "AWS_LAMBDA_LOG_GROUP_NAME": log_group or f"/aws/lambda/{name}",
