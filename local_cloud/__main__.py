@@ -113,6 +113,11 @@ def _cloud_options(command: argparse.ArgumentParser) -> None:
         help="probability an invocation gets only a few seconds of its function's timeout",
     )
     command.add_argument(
+        "--fresh",
+        action="store_true",
+        help="wipe what earlier runs left in --state-dir (stacks, logs) before starting",
+    )
+    command.add_argument(
         "--seed-snapshot",
         action="append",
         default=[],
@@ -195,6 +200,7 @@ def _run(options: argparse.Namespace, state_dir: Path) -> int:
         simulated=options.simulated_clock,
         seed=options.seed,
         delivery=_delivery(options),
+        fresh=options.fresh,
     )
     with (
         cloud,

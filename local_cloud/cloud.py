@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import threading
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -33,7 +34,7 @@ from local_cloud.assembly import AssemblyError, Stack, read_assembly
 from local_cloud.clock import Clock, ScaledClock, SimulatedClock
 from local_cloud.cloudformation.custom import CustomResource
 from local_cloud.cloudformation.engine import Engine, StackEvent
-from local_cloud.cloudformation.errors import InvalidRequest
+from local_cloud.cloudformation.errors import DeploymentError, InvalidRequest
 from local_cloud.cloudformation.order import Order
 from local_cloud.cloudformation.providers import Provider, default_providers
 from local_cloud.cloudformation.responses import ResponseEndpoint
@@ -56,6 +57,24 @@ SECRET_ACCESS_KEY = "local-cloud"  # noqa: S105 - the local services check no se
 # Simulated seconds (the service runs on the local cloud's clock): two, three and one minutes, a few
 # wall-clock seconds at the default time scale.
 DEFAULT_DURATIONS = Durations(cluster=120.0, snapshot=120.0, copy=180.0, delete=60.0)
+
+
+# What a run of the local cloud writes in its state folder (the Lambda runtime's build is a cache, kept).
+RUN_STATE = ("stacks", "logs", "report.json", "endpoints.json", "response-ca.pem")
+
+
+class StaleState(DeploymentError):
+    """The state folder holds stacks whose resources lived in services that are gone."""
+
+
+def wipe(state_dir: Path) -> None:
+    """Removes what earlier runs left in `state_dir` (and nothing else in it)."""
+    for name in RUN_STATE:
+        path = state_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -83,12 +102,16 @@ class LocalCloud(serving.Running):
         providers: Mapping[str, Provider] | None = None,
         delivery: AtLeastOnce | None = None,
         progress: Callable[[StackEvent], None] = lambda event: None,
+        fresh: bool = False,
     ) -> None:
         """`time_scale`: simulated seconds per wall-clock second; `simulated`: skip idle time as well;
         `durations`: how long the docdb-elastic service's work takes, in simulated seconds;
         `order` picks the order of a stack's resources among those its dependencies allow (default:
         CloudFormation's, all ready resources at once); `providers` replaces the resource types' providers;
-        `delivery`: at-least-once deliveries and injected Lambda faults."""
+        `delivery`: at-least-once deliveries and injected Lambda faults; `fresh`: wipe what earlier runs
+        left in `state_dir` first."""
+        if fresh:
+            wipe(state_dir)
         self.state_dir = state_dir
         self.account = account
         self.clock: Clock = SimulatedClock(scale=time_scale) if simulated else ScaledClock(time_scale)
@@ -135,6 +158,7 @@ class LocalCloud(serving.Running):
     # -- life ------------------------------------------------------------------------------------------------
 
     def start(self) -> Self:
+        self._check_no_stale_stacks()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request otherwise
         self.docdb.start()
         self._moto.start()
@@ -145,6 +169,18 @@ class LocalCloud(serving.Running):
         self.responses.start()
         self.scheduler.start()
         return self
+
+    def _check_no_stale_stacks(self) -> None:
+        """Stacks stored by an earlier run (stopped, killed, or failed) name resources in moto, the
+        docdb-elastic service and the Lambda runner, which kept them in memory only: they cannot be updated
+        or destroyed, so the cloud refuses to start on them instead of failing later."""
+        stale = [f"{stack.stack_name} ({stack.status})" for stack in self.store.all()]
+        if stale:
+            raise StaleState(
+                f"{self.state_dir} holds stacks of an earlier run: {', '.join(stale)}; their resources ended "
+                "with that run's services, so they cannot be updated or destroyed. Start again with --fresh "
+                "(LocalCloud(fresh=True)) to wipe the state folder."
+            )
 
     def stop(self) -> None:
         self.scheduler.stop()

@@ -18,6 +18,7 @@ from aws_cdk import App, CfnOutput, Environment, Stack
 import app as example_app
 from copied_snapshot import CopiedSnapshot
 from local_cloud import __main__ as cli
+from local_cloud.cloudformation.store import StackState, StackStore
 from local_cloud.control import body_problem, send
 
 ACCOUNT = "123456789012"
@@ -248,3 +249,21 @@ def test_demo_deploys_and_destroys_a_users_app_in_its_own_account(tmp_path: Path
         rf"{shown} = arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/[0-9a-f-]+",
         run.stdout.splitlines()[-1],
     )
+
+
+def test_a_rerun_on_the_stacks_of_a_killed_run_says_to_start_fresh_and_fresh_starts(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    StackStore(state_dir).save(
+        StackState("LeftBehind", "stack-id", ACCOUNT, REGION, "CREATE_IN_PROGRESS", {"Resources": {}})
+    )
+    refused = local_cloud(state_dir, "serve")
+    assert refused.returncode == 1
+    assert "holds stacks of an earlier run: LeftBehind (CREATE_IN_PROGRESS)" in refused.stderr
+    assert "--fresh" in refused.stderr
+    command = [sys.executable, "-m", "local_cloud", "serve", "--fresh", "--state-dir", str(state_dir)]
+    server = until_serving(command)
+    try:
+        assert StackStore(state_dir).all() == []
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
