@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from local_cloud import serving
 from local_cloud.assembly import Stack
 from local_cloud.cloud import AtLeastOnce, LocalCloud
 from local_cloud.cloudformation.errors import DeploymentError
+from local_cloud.cloudformation.order import Order
 from local_cloud.control import ControlServer, send
 from local_cloud.lambda_runtime.runner import Faults
 from local_cloud.progress import Progress, outputs_lines
@@ -61,6 +63,14 @@ def _probability(text: str) -> float:
     return value
 
 
+ORDERS: dict[str, Callable[[int], Order]] = {
+    "parallel": lambda seed: Order.parallel(),
+    "hostile": lambda seed: Order.hostile(),
+    "seeded": Order.seeded,
+    "one-at-a-time": lambda seed: Order.one_at_a_time(),
+}
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -80,6 +90,14 @@ def _cloud_options(command: argparse.ArgumentParser) -> None:
         "--simulated-clock",
         action="store_true",
         help="also skip the time in which nothing runs, straight to the next due event",
+    )
+    command.add_argument(
+        "--order",
+        choices=ORDERS,
+        default="parallel",
+        help="the order of a stack's resources among those their dependencies allow: parallel (every ready "
+        "resource at once, the default), hostile (undeclared needs fail), seeded (random by --seed), "
+        "one-at-a-time",
     )
     unkind = command.add_argument_group("at least once and faults (seeded)")
     unkind.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
@@ -201,6 +219,7 @@ def _run(options: argparse.Namespace, state_dir: Path) -> int:
         seed=options.seed,
         delivery=_delivery(options),
         fresh=options.fresh,
+        order=ORDERS[options.order](options.seed),
     )
     with (
         cloud,

@@ -54,7 +54,7 @@ def serving(tmp_path: Path) -> Iterator[Path]:
     state_dir = tmp_path / "state"
     command = [
         sys.executable, "-m", "local_cloud", "serve", "--state-dir", str(state_dir),
-        "--time-scale", "240", "--seed-snapshot", SOURCE,
+        "--time-scale", "240", "--seed-snapshot", SOURCE, "--order", "hostile",
     ]  # fmt: skip
     server = until_serving(command)
     try:
@@ -182,6 +182,11 @@ def test_cloud_options_reach_the_cloud(tmp_path: Path) -> None:
     )
     with pytest.raises(SystemExit):
         cli._parser().parse_args(["serve", "--worker-crash", "2"])
+    assert cli._parser().parse_args(["demo", "cdk.out", "--order", "hostile"]).order == "hostile"
+    assert cli._parser().parse_args(["serve"]).order == "parallel"
+    for wrong in (["--order", "sideways"], ["--time-scale", "0"]):
+        with pytest.raises(SystemExit):
+            cli._parser().parse_args(["serve", *wrong])
 
 
 def test_deploy_without_a_serving_cloud_says_how_to_start_one(tmp_path: Path) -> None:

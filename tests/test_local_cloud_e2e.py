@@ -232,7 +232,9 @@ def test_a_ten_minute_copy_deploys_in_wall_seconds_on_the_simulated_clock(tmp_pa
     simulated clock the idle time is skipped and the report reads simulated seconds."""
     durations = Durations(cluster=0, snapshot=0, copy=600, delete=60)
     assembly = synth(tmp_path, "E2eSimulated", copy_of())
-    with LocalCloud(tmp_path / "cloud", time_scale=1.0, simulated=True, durations=durations) as simulated:
+    with LocalCloud(
+        tmp_path / "cloud", time_scale=1.0, simulated=True, durations=durations, order=Order.hostile()
+    ) as simulated:
         simulated.seed_source_snapshot(SOURCE, encrypted=False)
         started = time.monotonic()
         simulated.deploy(assembly)
