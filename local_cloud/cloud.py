@@ -9,7 +9,8 @@
 - CloudFormation: `cloudformation.engine`, deploying a synthesized cloud assembly, stacks kept in `state_dir`.
 
 Functions reach every service through the standard variables (`AWS_ENDPOINT_URL_DOCDB_ELASTIC`,
-`AWS_ENDPOINT_URL`), with the stack's account as access key, exactly as an unchanged boto3 reads them.
+`AWS_ENDPOINT_URL`), with an access key of the stack's account (`access_key`), exactly as an unchanged boto3
+reads them.
 """
 
 from __future__ import annotations
