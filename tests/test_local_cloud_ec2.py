@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from local_cloud.assembly import Stack
+from local_cloud.clock import Clock, ScaledClock
 from local_cloud.cloudformation.engine import Engine
 from local_cloud.cloudformation.order import Order
 from local_cloud.cloudformation.providers import default_providers
@@ -23,11 +24,14 @@ NO_CUSTOM: Any = None  # these templates hold no custom resource
 
 class MotoCloud:
     runner: Any = None
+    clock: Clock = ScaledClock()
 
-    def client(self, service: str, region: str) -> Any:
+    def client(self, service: str, region: str, account: str | None = None) -> Any:
         return boto3.client(service, region_name=region)  # type: ignore[call-overload]
 
-    def function_environment(self, region: str, variables: Mapping[str, str]) -> dict[str, str]:
+    def function_environment(
+        self, region: str, variables: Mapping[str, str], account: str | None = None
+    ) -> dict[str, str]:
         return dict(variables)
 
 

@@ -22,7 +22,8 @@ from tests.conftest import cdk_json_context
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SOURCE = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/restore-e2e-source"
-FAST = Durations(cluster=0.5, snapshot=0.5, copy=1.0, delete=0.5, restore=1.5, update=1.0)
+# Simulated seconds: 0.5 to 1.5 s at the time scale of 240.
+FAST = Durations(cluster=120, snapshot=120, copy=240, delete=120, restore=360, update=240)
 ZONES = {f"availability-zones:account={ACCOUNT}:region={REGION}": [f"{REGION}a", f"{REGION}b"]}
 _numbers = itertools.count()
 

@@ -11,7 +11,6 @@ import json
 import secrets
 import ssl
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
 
 from local_cloud import serving
+from local_cloud.clock import Clock, ScaledClock
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -35,10 +35,13 @@ class _Pending:
     received: threading.Event = field(default_factory=threading.Event)
     body: dict[str, Any] | None = None
     received_at: float = 0.0
+    abandoned: bool = False  # CloudFormation stopped waiting; an answer is still accepted, as S3 would
 
 
 class ResponseEndpoint:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, clock: Clock | None = None) -> None:
+        """`clock`: the local cloud's, in whose seconds waits time out and answers are stamped."""
+        self._clock = clock or ScaledClock()
         self._authority = trustme.CA()
         self.ca_file = directory / "response-ca.pem"
         directory.mkdir(parents=True, exist_ok=True)
@@ -68,13 +71,21 @@ class ResponseEndpoint:
         )
 
     def wait(self, request_id: str, timeout: float) -> tuple[dict[str, Any], float] | None:
-        """The response body and when it arrived, or None when none came within `timeout` seconds."""
+        """The response body and when it arrived, or None when none came within `timeout` simulated seconds
+        or the wait was abandoned."""
         with self._lock:
             pending = self._pending[request_id]
-        if not pending.received.wait(timeout):
+        if not self._clock.wait(pending.received, timeout) or pending.abandoned:
             return None
         assert pending.body is not None
         return pending.body, pending.received_at
+
+    def abandon(self, request_id: str) -> None:
+        """Ends the wait for `request_id` with no answer (an answer put later is accepted and unused)."""
+        with self._lock:
+            pending = self._pending[request_id]
+            pending.abandoned = True
+        pending.received.set()
 
     def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -85,7 +96,7 @@ class ResponseEndpoint:
             response = Response("NoSuchKey", status=404)
         elif not secrets.compare_digest(request.args.get("X-Amz-Signature", ""), pending.secret):
             response = Response("SignatureDoesNotMatch", status=403)
-        elif pending.received.is_set():
+        elif pending.body is not None:
             response = Response("already answered", status=409)
         else:
             response = self._accept(request, pending)
@@ -103,6 +114,6 @@ class ResponseEndpoint:
                 body = json.loads(data)
             except ValueError:
                 return Response("the response is not JSON", status=400)
-        pending.body, pending.received_at = body, time.time()
+        pending.body, pending.received_at = body, self._clock.now()
         pending.received.set()
         return Response("", status=200)
