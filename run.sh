@@ -28,10 +28,12 @@ setup() {
 
 run_main() {
     # The real CDK CLI synthesizes the example app; the local cloud deploys it with its source snapshot
-    # seeded, shows the copy's ARN as the consumer stack sees it, and destroys it again.
+    # seeded, shows the copy's ARN as the consumer stack sees it and the endpoint of the cluster it restores
+    # from the copy, and destroys it all again.
     # Arguments go to the local cloud, e.g. `./run.sh main --keep-running`.
     cdk synth --quiet --no-notices
-    python -m local_cloud demo cdk.out --seed-sources --show SnapshotConsumerStack.RestoreSnapshotArn "$@"
+    python -m local_cloud demo cdk.out --seed-sources --show SnapshotConsumerStack.RestoreSnapshotArn \
+        --show SnapshotConsumerStack.StagingClusterEndpoint "$@"
 }
 
 run_tests() {

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from local_cloud import serving
 from local_cloud.assembly import Stack
 from local_cloud.cloud import AtLeastOnce, LocalCloud
-from local_cloud.cloudformation.engine import DeployFailed
+from local_cloud.cloudformation.errors import DeploymentError
+from local_cloud.cloudformation.order import Order
 from local_cloud.control import ControlServer, send
 from local_cloud.lambda_runtime.runner import Faults
 from local_cloud.progress import Progress, outputs_lines
@@ -61,11 +63,26 @@ def _probability(text: str) -> float:
     return value
 
 
+ORDERS: dict[str, Callable[[int], Order]] = {
+    "parallel": lambda seed: Order.parallel(),
+    "hostile": lambda seed: Order.hostile(),
+    "seeded": Order.seeded,
+    "one-at-a-time": lambda seed: Order.one_at_a_time(),
+}
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"a time scale is positive, got {text}")
+    return value
+
+
 def _cloud_options(command: argparse.ArgumentParser) -> None:
     clock = command.add_argument_group("time")
     clock.add_argument(
         "--time-scale",
-        type=float,
+        type=_positive,
         default=60.0,
         help="simulated seconds per wall-clock second, for every wait (60: rate(1 minute) fires each second)",
     )
@@ -73,6 +90,14 @@ def _cloud_options(command: argparse.ArgumentParser) -> None:
         "--simulated-clock",
         action="store_true",
         help="also skip the time in which nothing runs, straight to the next due event",
+    )
+    command.add_argument(
+        "--order",
+        choices=ORDERS,
+        default="parallel",
+        help="the order of a stack's resources among those their dependencies allow: parallel (every ready "
+        "resource at once, the default), hostile (undeclared needs fail), seeded (random by --seed), "
+        "one-at-a-time",
     )
     unkind = command.add_argument_group("at least once and faults (seeded)")
     unkind.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
@@ -104,6 +129,11 @@ def _cloud_options(command: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="P",
         help="probability an invocation gets only a few seconds of its function's timeout",
+    )
+    command.add_argument(
+        "--fresh",
+        action="store_true",
+        help="wipe what earlier runs left in --state-dir (stacks, logs) before starting",
     )
     command.add_argument(
         "--seed-snapshot",
@@ -162,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         if options.command == "seed":
             return 0 if send(state_dir, "seed", {"snapshots": options.arns}) else 1
         return _run(options, state_dir)
-    except (RuntimeError, OSError, ValueError) as error:
+    except (DeploymentError, RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -188,8 +218,15 @@ def _run(options: argparse.Namespace, state_dir: Path) -> int:
         simulated=options.simulated_clock,
         seed=options.seed,
         delivery=_delivery(options),
+        fresh=options.fresh,
+        order=ORDERS[options.order](options.seed),
     )
-    with cloud, Progress(lambda line: print(line, flush=True), cloud.clock) as progress:
+    with (
+        cloud,
+        Progress(
+            lambda line: print(line, flush=True), cloud.clock, requests=cloud.custom.waiting_for
+        ) as progress,
+    ):
         cloud.watch(progress)
         sources = list(options.seed_snapshot)
         if getattr(options, "seed_sources", False):
@@ -200,7 +237,7 @@ def _run(options: argparse.Namespace, state_dir: Path) -> int:
             return _serve(cloud)
         try:
             stacks = cloud.deploy(options.assembly, options.stacks)
-        except DeployFailed as error:
+        except DeploymentError as error:
             print(f"\n ❌  deployment failed: {error}")
             print(cloud.report().text())
             return 1

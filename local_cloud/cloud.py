@@ -9,13 +9,16 @@
 - CloudFormation: `cloudformation.engine`, deploying a synthesized cloud assembly, stacks kept in `state_dir`.
 
 Functions reach every service through the standard variables (`AWS_ENDPOINT_URL_DOCDB_ELASTIC`,
-`AWS_ENDPOINT_URL`), with the stack's account as access key, exactly as an unchanged boto3 reads them.
+`AWS_ENDPOINT_URL`), with an access key of the stack's account (`access_key`), exactly as an unchanged boto3
+reads them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import shutil
 import threading
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -32,6 +35,7 @@ from local_cloud.assembly import AssemblyError, Stack, read_assembly
 from local_cloud.clock import Clock, ScaledClock, SimulatedClock
 from local_cloud.cloudformation.custom import CustomResource
 from local_cloud.cloudformation.engine import Engine, StackEvent
+from local_cloud.cloudformation.errors import DeploymentError, InvalidRequest
 from local_cloud.cloudformation.order import Order
 from local_cloud.cloudformation.providers import Provider, default_providers
 from local_cloud.cloudformation.responses import ResponseEndpoint, ResponseFaults
@@ -45,11 +49,35 @@ from local_cloud.report import Report
 from local_cloud.scheduler import Scheduler
 
 DEFAULT_REGION = "us-east-1"
+ACCOUNT_ID = re.compile(r"\d{12}")
+ACCESS_KEY_USER = "local-cloud"  # the IAM user in each account whose access key acts as the account
 # What `cdk bootstrap` leaves in each environment and synthesized templates check.
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
 SECRET_ACCESS_KEY = "local-cloud"  # noqa: S105 - the local services check no secret
-DEFAULT_DURATIONS = Durations(cluster=2.0, snapshot=2.0, copy=3.0, delete=1.0)
+# Simulated seconds (the service runs on the local cloud's clock): two, three, one, four and two minutes,
+# a few wall-clock seconds at the default time scale.
+DEFAULT_DURATIONS = Durations(
+    cluster=120.0, snapshot=120.0, copy=180.0, delete=60.0, restore=240.0, update=120.0
+)
+
+
+# What a run of the local cloud writes in its state folder (the Lambda runtime's build is a cache, kept).
+RUN_STATE = ("stacks", "logs", "report.json", "endpoints.json", "response-ca.pem")
+
+
+class StaleState(DeploymentError):
+    """The state folder holds stacks whose resources lived in services that are gone."""
+
+
+def wipe(state_dir: Path) -> None:
+    """Removes what earlier runs left in `state_dir` (and nothing else in it)."""
+    for name in RUN_STATE:
+        path = state_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -78,42 +106,48 @@ class LocalCloud(serving.Running):
         delivery: AtLeastOnce | None = None,
         response_faults: ResponseFaults | None = None,
         progress: Callable[[StackEvent], None] = lambda event: None,
+        fresh: bool = False,
     ) -> None:
         """`time_scale`: simulated seconds per wall-clock second; `simulated`: skip idle time as well;
+        `durations`: how long the docdb-elastic service's work takes, in simulated seconds;
         `order` picks the order of a stack's resources among those its dependencies allow (default:
         CloudFormation's, all ready resources at once); `providers` replaces the resource types' providers;
         `delivery`: at-least-once deliveries and injected Lambda faults; `response_faults`: refused answers
-        and outages of the ResponseURL."""
+        and outages of the ResponseURL; `fresh`: wipe what earlier runs left in `state_dir` first."""
+        if fresh:
+            wipe(state_dir)
         self.state_dir = state_dir
         self.account = account
         self.clock: Clock = SimulatedClock(scale=time_scale) if simulated else ScaledClock(time_scale)
         self.time_scale = time_scale
         self.delivery = delivery or AtLeastOnce()
-        self.docdb = LocalDocDBElastic(seed=seed, durations=durations)
+        self.docdb = LocalDocDBElastic(seed=seed, durations=durations, clock=self.clock)
         self._moto = ThreadedMotoServer(ip_address=serving.LOOPBACK, port=0, verbose=False)
         self.moto_url = ""
-        self.responses = ResponseEndpoint(state_dir, faults=response_faults, now=self.clock.now)
+        self.responses = ResponseEndpoint(state_dir, clock=self.clock, faults=response_faults)
         self.runner = LambdaRunner(
             state_dir / "logs",
             runtime_site.build(state_dir / "runtime"),
             clock=self.clock,
             faults=self.delivery.faults,
         )
-        self._regions: set[str] = {DEFAULT_REGION}
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._default_keys: dict[str, str] = {}
+        self._places: set[tuple[str, str]] = {(DEFAULT_REGION, account)}  # (region, account) deployed to
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._default_keys: dict[tuple[str, str], str] = {}
         self._clients_lock = threading.Lock()
+        self._access_keys: dict[str, str] = {}
+        self._access_keys_lock = threading.Lock()
         self.scheduler = Scheduler(
             self.client,
             self.runner,
-            lambda: sorted(self._regions),
+            lambda: sorted(self._places),
             clock=self.clock,
             tick=None if simulated else 0.1,  # a simulated clock must not be held by the scheduler's rescans
             duplicates=self.delivery.duplicates,
             duplicate_delay=self.delivery.duplicate_delay,
             seed=seed,
         )
-        self.custom = CustomResource(self.responses, time_scale=time_scale)
+        self.custom = CustomResource(self.responses)
         self.store = StackStore(state_dir)
         self._watchers: list[Callable[[StackEvent], None]] = [progress]
         self.engine = Engine(
@@ -128,6 +162,7 @@ class LocalCloud(serving.Running):
     # -- life ------------------------------------------------------------------------------------------------
 
     def start(self) -> Self:
+        self._check_no_stale_stacks()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request otherwise
         self.docdb.start()
         self._moto.start()
@@ -138,6 +173,18 @@ class LocalCloud(serving.Running):
         self.responses.start()
         self.scheduler.start()
         return self
+
+    def _check_no_stale_stacks(self) -> None:
+        """Stacks stored by an earlier run (stopped, killed, or failed) name resources in moto, the
+        docdb-elastic service and the Lambda runner, which kept them in memory only: they cannot be updated
+        or destroyed, so the cloud refuses to start on them instead of failing later."""
+        stale = [f"{stack.stack_name} ({stack.status})" for stack in self.store.all()]
+        if stale:
+            raise StaleState(
+                f"{self.state_dir} holds stacks of an earlier run: {', '.join(stale)}; their resources ended "
+                "with that run's services, so they cannot be updated or destroyed. Start again with --fresh "
+                "(LocalCloud(fresh=True)) to wipe the state folder."
+            )
 
     def stop(self) -> None:
         self.scheduler.stop()
@@ -150,9 +197,12 @@ class LocalCloud(serving.Running):
 
     # -- what resources and functions use --------------------------------------------------------------------
 
-    def client(self, service: str, region: str) -> Any:
-        """A boto3 client of the local cloud, acting as its account."""
-        key = (service, region)
+    def client(self, service: str, region: str, account: str | None = None) -> Any:
+        """A boto3 client of the local cloud acting as `account` (default: the cloud's): its 12 digits are the
+        access key, which moto's multi-account mode and the docdb-elastic service take as the account."""
+        account = account or self.account
+        key = (service, region, account)
+        access_key = self.access_key(account)
         with self._clients_lock:
             if key not in self._clients:
                 endpoint = self.docdb.endpoint_url if service == "docdb-elastic" else self.moto_url
@@ -160,19 +210,49 @@ class LocalCloud(serving.Running):
                     service,  # type: ignore[call-overload]
                     endpoint_url=endpoint,
                     region_name=region,
-                    aws_access_key_id=self.account,
+                    aws_access_key_id=access_key,
                     aws_secret_access_key=SECRET_ACCESS_KEY,
                     config=Config(retries={"mode": "standard"}),
                 )
             return self._clients[key]
 
-    def function_environment(self, region: str, variables: Mapping[str, str]) -> dict[str, str]:
-        """What a Lambda function's process sees: its variables, then Lambda's and the endpoints'."""
+    def access_key(self, account: str) -> str:
+        """The access key that acts as `account` (12 digits) in every service, made when first needed.
+
+        moto knows an account by an IAM access key made in it, or by its `x-moto-account-id` header (moto's
+        documentation, "Multi-Account support"): a function's unchanged boto3 sends no such header, so a key
+        is made in the account (through the header) and the docdb-elastic service is told whose key it is."""
+        if not ACCOUNT_ID.fullmatch(account):
+            raise InvalidRequest(f"an account is 12 digits, got {account!r}")
+        with self._access_keys_lock:
+            if account not in self._access_keys:
+                iam = boto3.client(
+                    "iam",
+                    endpoint_url=self.moto_url,
+                    region_name=DEFAULT_REGION,
+                    aws_access_key_id=account,
+                    aws_secret_access_key=SECRET_ACCESS_KEY,
+                )
+                iam.meta.events.register(
+                    "before-sign.iam.*",
+                    lambda request, **_: request.headers.__setitem__("x-moto-account-id", account),
+                )
+                iam.create_user(UserName=ACCESS_KEY_USER)
+                made = iam.create_access_key(UserName=ACCESS_KEY_USER)["AccessKey"]["AccessKeyId"]
+                self.docdb.service.accounts[made] = account
+                self._access_keys[account] = made
+            return self._access_keys[account]
+
+    def function_environment(
+        self, region: str, variables: Mapping[str, str], account: str | None = None
+    ) -> dict[str, str]:
+        """What a Lambda function's process sees: its variables, then Lambda's and the endpoints', acting as
+        the function's account."""
         return {
             **variables,
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "AWS_ACCESS_KEY_ID": self.account,
+            "AWS_ACCESS_KEY_ID": self.access_key(account or self.account),
             "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_ENDPOINT_URL_DOCDB_ELASTIC": self.docdb.endpoint_url,
@@ -202,8 +282,8 @@ class LocalCloud(serving.Running):
         without a key is (the service model's documentation of CreateCluster's `kmsKeyId`)."""
         parsed = parse_arn(arn)
         if parsed is None or parsed.kind != "cluster-snapshot":
-            raise ValueError(f"{arn} is not a docdb-elastic cluster-snapshot ARN")
-        key = self._default_key(parsed.region) if encrypted else ""
+            raise InvalidRequest(f"{arn} is not a docdb-elastic cluster-snapshot ARN")
+        key = self._default_key(parsed.region, parsed.account) if encrypted else ""
         cluster = self.docdb.backend.create_cluster(
             Caller(parsed.account, parsed.region, parsed.account),
             name=parsed.resource_id,
@@ -225,14 +305,14 @@ class LocalCloud(serving.Running):
         )
         return arn
 
-    def _default_key(self, region: str) -> str:
+    def _default_key(self, region: str, account: str) -> str:
         """The account's default key of `region`, made in KMS when first needed (it stands in for the key
         AWS manages for the account)."""
-        if region not in self._default_keys:
-            kms = self.client("kms", region)
+        if (region, account) not in self._default_keys:
+            kms = self.client("kms", region, account)
             metadata = kms.create_key(Description=f"default key of the account in {region}")["KeyMetadata"]
-            self._default_keys[region] = str(metadata["Arn"])
-        return self._default_keys[region]
+            self._default_keys[region, account] = str(metadata["Arn"])
+        return self._default_keys[region, account]
 
     # -- deployments -----------------------------------------------------------------------------------------
 
@@ -250,7 +330,7 @@ class LocalCloud(serving.Running):
         deployed = []
         with self.clock.busy():
             for stack in self.stacks(assembly_dir, names):
-                self.bootstrap(stack.region)
+                self.bootstrap(stack.region, stack.account)
                 deployed.append(self.engine.deploy(stack))
         return deployed
 
@@ -263,10 +343,11 @@ class LocalCloud(serving.Running):
                 if self.engine.destroy(stack.stack_name)
             ]
 
-    def bootstrap(self, region: str) -> None:
+    def bootstrap(self, region: str, account: str | None = None) -> None:
         """What `cdk bootstrap` leaves behind that templates check: the bootstrap version parameter."""
-        self._regions.add(region)
-        self.client("ssm", region).put_parameter(
+        account = account or self.account
+        self._places.add((region, account))
+        self.client("ssm", region, account).put_parameter(
             Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
         )
 

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from local_cloud import serving
 from local_cloud.cloud import LocalCloud
-from local_cloud.cloudformation.engine import DeployFailed
+from local_cloud.cloudformation.errors import DeploymentError
 from local_cloud.progress import Progress, outputs_lines
 
 if TYPE_CHECKING:
@@ -29,6 +29,32 @@ if TYPE_CHECKING:
 ENDPOINTS_FILE = "endpoints.json"
 DONE = "OK"
 FAILED = "FAILED"
+
+
+# What each action's JSON body holds: (key, required, "str" or "list of str").
+_BODIES: dict[tuple[str, str], tuple[tuple[str, bool, str], ...]] = {
+    ("POST", "/deploy"): (("assembly", True, "str"), ("stacks", False, "list")),
+    ("POST", "/destroy"): (("assembly", True, "str"), ("stacks", False, "list")),
+    ("POST", "/seed"): (("snapshots", True, "list"),),
+}
+
+
+def body_problem(action: tuple[str, str], body: object) -> str | None:
+    """What is wrong with a request's body, or None: checked before anything is done with it."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    for key, required, shape in _BODIES.get(action, ()):
+        value = body.get(key)
+        if value is None:
+            if required:
+                return f"the body needs {key!r}"
+        elif shape == "str" and not isinstance(value, str):
+            return f"{key!r} must be a string"
+        elif shape == "list" and not (
+            isinstance(value, list) and all(isinstance(item, str) for item in value)
+        ):
+            return f"{key!r} must be a list of strings"
+    return None
 
 
 class ControlServer:
@@ -57,8 +83,14 @@ class ControlServer:
 
     def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
-        body: dict[str, Any] = json.loads(request.get_data() or b"{}")
-        if (request.method, request.path) == ("POST", "/deploy"):
+        try:
+            body: dict[str, Any] = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            body = None  # type: ignore[assignment]
+        problem = body_problem((request.method, request.path), body) if body is not None else "not JSON"
+        if problem:
+            response = Response(f"{FAILED} {problem}\n", status=400)
+        elif (request.method, request.path) == ("POST", "/deploy"):
             response = self._stream(lambda: self._deploy(body))
         elif (request.method, request.path) == ("POST", "/destroy"):
             response = self._stream(lambda: self._destroy(body))
@@ -87,13 +119,16 @@ class ControlServer:
         lines: queue.Queue[str | None] = queue.Queue()
 
         def run() -> None:
-            with self._busy, Progress(lines.put, self._cloud.clock) as progress:
+            with (
+                self._busy,
+                Progress(lines.put, self._cloud.clock, requests=self._cloud.custom.waiting_for) as progress,
+            ):
                 unwatch = self._cloud.watch(progress)
                 try:
                     for line in action():
                         lines.put(line)
                     lines.put(DONE)
-                except (DeployFailed, ValueError, KeyError) as error:
+                except DeploymentError as error:
                     lines.put(f"{FAILED} {error}")
                 finally:
                     unwatch()

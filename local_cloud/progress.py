@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from local_cloud.clock import Clock, ScaledClock
-from local_cloud.cloudformation.engine import STACK_TYPE, StackEvent
+from local_cloud.cloudformation.custom import Waiting
+from local_cloud.cloudformation.engine import NO_CHANGES, STACK_TYPE, StackEvent
 from local_cloud.cloudformation.store import StackState
 
 HEARTBEAT = 10.0  # wall-clock seconds between two reports of a resource that still waits
@@ -34,8 +35,14 @@ def outputs_lines(stack: StackState) -> list[str]:
     return lines
 
 
-def waits_for(resource_type: str) -> str:
-    """What a resource in progress waits for, as far as its type tells."""
+def waits_for(resource_type: str, request: Waiting | None = None, now: float = 0.0) -> str:
+    """What a resource in progress waits for: a custom resource's request and its ServiceTimeout deadline
+    when known, else what its type tells."""
+    if request is not None:
+        return (
+            f"its function's response to {request.request_type} request {request.request_id} at the "
+            f"ResponseURL (ServiceTimeout in {duration(max(0.0, request.deadline - now), 0)})"
+        )
     if resource_type.startswith(CUSTOM_TYPES):
         return "its function's response at the ResponseURL (up to its ServiceTimeout)"
     return "its service"
@@ -49,8 +56,9 @@ def duration(seconds: float, digits: int = 2) -> str:
     """`3.14s`, or `1m35.0s` from a minute on (one digit less after the minutes)."""
     if seconds < 60:
         return f"{seconds:.{digits}f}s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}m{rest:.{max(digits - 1, 0)}f}s"
+    digits = max(digits - 1, 0)
+    minutes, rest = divmod(round(seconds, digits), 60)  # rounded first: never `1m60s`
+    return f"{int(minutes)}m{rest:.{digits}f}s"
 
 
 @dataclass
@@ -64,17 +72,23 @@ class _Waiting:
 class _Deployment:
     started: float  # on the clock
     started_wall: float
-    resource_events: int = 0
 
 
 class Progress:
     """Writes a line per stack event, a heartbeat every `heartbeat` wall-clock seconds for each resource that
-    still waits, and at the end of a stack's deployment "(no changes)" when nothing changed and its time."""
+    still waits, and at the end of a stack's deployment "(no changes)" when the engine says nothing changed,
+    and its time. `requests` tells which request a custom resource waits for (the custom resource provider's
+    `waiting_for`)."""
 
     def __init__(
-        self, write: Callable[[str], None] = print, clock: Clock | None = None, heartbeat: float = HEARTBEAT
+        self,
+        write: Callable[[str], None] = print,
+        clock: Clock | None = None,
+        heartbeat: float = HEARTBEAT,
+        requests: Callable[[str, str], Waiting | None] = lambda stack, logical_id: None,
     ) -> None:
         self._write = write
+        self._requests = requests
         self._clock: Clock = clock or ScaledClock()
         self._heartbeat = heartbeat
         self._lock = threading.Lock()
@@ -99,13 +113,10 @@ class Progress:
             key = (event.stack, event.logical_id)
             if event.resource_type == STACK_TYPE and event.logical_id == event.stack:
                 lines += self._stack_event(event, now, wall)
+            elif in_progress(event.status):
+                self._waiting[key] = _Waiting(event, now, wall)
             else:
-                if event.stack in self._deployments:
-                    self._deployments[event.stack].resource_events += 1
-                if in_progress(event.status):
-                    self._waiting[key] = _Waiting(event, now, wall)
-                else:
-                    self._waiting.pop(key, None)
+                self._waiting.pop(key, None)
         for line in lines:
             self._write(line)
 
@@ -119,7 +130,7 @@ class Progress:
         if deployment is None:
             return []
         lines = []
-        if event.status == "UPDATE_COMPLETE" and deployment.resource_events == 0:
+        if event.status == "UPDATE_COMPLETE" and event.reason == NO_CHANGES:
             lines.append(f" ✅  {event.stack} (no changes)")
         took = duration(now - deployment.started)
         wall_took = wall - deployment.started_wall
@@ -139,9 +150,11 @@ class Progress:
                     continue
                 waiting.reported = wall
                 event = waiting.event
+                request = self._requests(event.stack, event.logical_id)
                 lines.append(
                     f"{event.stack} | {event.logical_id} ({event.resource_type}) still {event.status}: "
-                    f"waiting {duration(now - waiting.since, 0)} for {waits_for(event.resource_type)}"
+                    f"waiting {duration(now - waiting.since, 0)} for "
+                    f"{waits_for(event.resource_type, request, now)}"
                 )
         return lines
 

@@ -86,9 +86,9 @@ class _Schedule:
 class Scheduler:
     def __init__(
         self,
-        clients: Callable[[str, str], Any],
+        clients: Callable[[str, str, str], Any],
         runner: LambdaRunner,
-        regions: Callable[[], Iterable[str]],
+        places: Callable[[], Iterable[tuple[str, str]]],
         *,
         clock: Clock | None = None,
         tick: float | None = 0.1,
@@ -98,7 +98,7 @@ class Scheduler:
     ) -> None:
         self._clients = clients
         self._runner = runner
-        self._regions = regions
+        self._places = places  # (region, account) pairs whose rules are scanned
         self.clock: Clock = clock or runner.clock
         self._tick = tick
         self.duplicates = duplicates
@@ -140,8 +140,8 @@ class Scheduler:
         """Fires every rule whose time has come (rules seen for the first time start their period now);
         answers when the next one is due."""
         seen: set[str] = set()
-        for region in list(self._regions()):
-            events = self._clients("events", region)
+        for region, account in list(self._places()):
+            events = self._clients("events", region, account)
             for page in events.get_paginator("list_rules").paginate():
                 for rule in page["Rules"]:
                     period = rate_seconds(rule.get("ScheduleExpression", "") or "")
@@ -157,8 +157,8 @@ class Scheduler:
         return min((schedule.next_fire for schedule in self._schedules.values()), default=None)
 
     def _fire(self, region: str, rule: dict[str, Any], now: float) -> None:
-        events = self._clients("events", region)
         account = rule["Arn"].split(":")[4]
+        events = self._clients("events", region, account)
         for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
             function = target["Arn"]
             if ":lambda:" not in function:
@@ -184,7 +184,7 @@ class Scheduler:
                 self.fired.append((now + delay, rule["Arn"], f"again {function}"))
 
     def _permitted(self, region: str, function: str, rule_arn: str, account: str) -> bool:
-        lambdas = self._clients("lambda", region)
+        lambdas = self._clients("lambda", region, account)
         try:
             policy = json.loads(lambdas.get_policy(FunctionName=function)["Policy"])
         except lambdas.exceptions.ResourceNotFoundException:

@@ -56,3 +56,9 @@ class ExampleApp:
 @pytest.fixture(scope="session")
 def example() -> Iterator[ExampleApp]:
     yield ExampleApp()
+
+
+def partition_arn(rest: str) -> str:
+    """An ARN as the app renders it: cdk.json's `enablePartitionLiterals` writes the partition of a known
+    region literally."""
+    return f"arn:aws{rest}"

@@ -16,15 +16,9 @@ from cfnlint.api import ManualArgs, lint
 import app as example_app
 from copied_snapshot import CopiedSnapshot
 from copied_snapshot.handler_function import HANDLER_ID, SnapshotCopyHandler
-from tests.conftest import ExampleApp, new_app
+from tests.conftest import ExampleApp, new_app, partition_arn
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-
-
-def partition_arn(rest: str) -> str:
-    """An ARN as the app renders it: cdk.json's `enablePartitionLiterals` writes the partition of a known
-    region literally."""
-    return f"arn:aws{rest}"
 
 
 def policy_statements(example: ExampleApp) -> list[dict[str, Any]]:
@@ -73,7 +67,13 @@ def test_role_has_exactly_the_needed_permissions(example: ExampleApp) -> None:
         {
             "Sid": "PollWithRules",
             "Effect": "Allow",
-            "Action": ["events:DeleteRule", "events:PutRule", "events:PutTargets", "events:RemoveTargets"],
+            "Action": [
+                "events:DeleteRule",
+                "events:ListTargetsByRule",
+                "events:PutRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+            ],
             "Resource": partition_arn(f":events:{REGION}:{ACCOUNT}:rule/{prefix}*"),
         },
         {
@@ -206,12 +206,24 @@ def test_consumer_stack_imports_the_copy_arn(example: ExampleApp) -> None:
         for output in example.copy_template.to_json()["Outputs"].values()
         if "Export" in output
     }
-    [(export_name, value)] = exports.items()
-    assert value == {"Fn::GetAtt": [copy_id, "SnapshotArn"]}
+    [export_name] = [
+        name for name, value in exports.items() if value == {"Fn::GetAtt": [copy_id, "SnapshotArn"]}
+    ]
     example.consumer_template.has_resource_properties(
         "AWS::SSM::Parameter",
         {"Name": "/orders/restore/snapshot-arn", "Value": {"Fn::ImportValue": export_name}},
     )
+    # The staging cluster restores from the copy, in a VPC of two isolated subnets in two zones.
+    example.consumer_template.has_resource_properties(
+        "Custom::RestoredCluster",
+        {"SnapshotArn": {"Fn::ImportValue": export_name}, "ClusterName": "orders-staging"},
+    )
+    subnets = example.consumer_template.find_resources("AWS::EC2::Subnet")
+    assert sorted(subnet["Properties"]["AvailabilityZone"] for subnet in subnets.values()) == [
+        f"{REGION}a",
+        f"{REGION}b",
+    ]
+    assert example.consumer_template.find_resources("AWS::EC2::NatGateway") == {}
     assert example.consumer_stack.dependencies == [example.copy_stack]
 
 
@@ -220,6 +232,10 @@ def test_outputs(example: ExampleApp) -> None:
     example.copy_template.has_output("CopyArn", {"Value": {"Fn::GetAtt": [copy_id, "SnapshotArn"]}})
     example.copy_template.has_output("CopyStatus", {"Value": {"Fn::GetAtt": [copy_id, "Status"]}})
     example.consumer_template.has_output("RestoreSnapshotArn", {})
+    [cluster_id] = example.consumer_template.find_resources("Custom::RestoredCluster")
+    example.consumer_template.has_output(
+        "StagingClusterEndpoint", {"Value": {"Fn::GetAtt": [cluster_id, "ClusterEndpoint"]}}
+    )
 
 
 def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding() -> None:

@@ -126,30 +126,6 @@ def test_replacement_of_a_generated_name_gets_a_suffix() -> None:
     assert first == decisions.replacement_name(old, new, "req-1")  # a retried request agrees with itself
 
 
-SOURCE_EAST = "arn:aws:docdb-elastic:us-east-1:123456789012:cluster-snapshot/source-1"
-
-
-@pytest.mark.parametrize(
-    ("region", "account", "refused"),
-    [
-        ("us-east-1", "123456789012", False),
-        ("us-west-2", "123456789012", True),
-        ("us-east-1", "210987654321", True),
-    ],
-)
-def test_a_source_is_copied_only_in_its_own_region_and_account(
-    region: str, account: str, refused: bool
-) -> None:
-    problem = decisions.place_problem(SOURCE_EAST, region=region, account=account)
-    if not refused:
-        assert problem is None
-        return
-    assert problem is not None
-    assert "DocumentDB Developer Guide: Copying an elastic cluster snapshot" in problem
-    assert f"source snapshot {SOURCE_EAST} is not in {region}/{account}" in problem
-    assert len(problem) <= 256  # kept whole in the FAILED reason
-
-
 def test_passing_errors_are_asked_again_a_bounded_number_of_times() -> None:
     waits = [decisions.retry_wait("ThrottlingException", attempt, None, 0.0, 0.0) for attempt in range(1, 6)]
     assert waits == [1.0, 2.0, 4.0, 8.0, None]

@@ -32,12 +32,17 @@ def everything_as(client: Any, source: str) -> dict[str, str]:
     client.tag_resource(resourceArn=copy["snapshotArn"], tags={"team": "data", "drop": "me"})
     client.untag_resource(resourceArn=copy["snapshotArn"], tagKeys=["drop"])
     client.list_tags_for_resource(resourceArn=copy["snapshotArn"])
+    restored = client.restore_cluster_from_snapshot(snapshotArn=copy["snapshotArn"], clusterName="restored")
+    client.list_clusters()
+    client.update_cluster(clusterArn=restored["cluster"]["clusterArn"], shardCapacity=4)
     client.delete_cluster_snapshot(snapshotArn=snapshot["snapshot"]["snapshotArn"])
+    client.delete_cluster(clusterArn=cluster["clusterArn"])
     return {
         "cluster": cluster["clusterArn"],
         "key": cluster["kmsKeyId"],
         "snapshot": snapshot["snapshot"]["snapshotArn"],
         "copy": copy["snapshotArn"],
+        "restored": restored["cluster"]["clusterArn"],
     }
 
 
@@ -61,8 +66,16 @@ def test_every_operation_acts_in_the_account_and_region_of_the_credential_scope(
     # Neither the default account in the same region nor the same account in another region sees any of it.
     for client in (served.client, served.service.client(region=REGION, account=THEIR_ACCOUNT)):
         assert client.list_cluster_snapshots()["snapshots"] == []
+        assert client.list_clusters()["clusters"] == []
         with pytest.raises(client.exceptions.ResourceNotFoundException):
-            client.get_cluster(clusterArn=made["cluster"])
+            client.get_cluster(clusterArn=made["restored"])
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            client.update_cluster(clusterArn=made["restored"], shardCapacity=8)
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            client.delete_cluster(clusterArn=made["restored"])
+        # Assumed, as for copies: a snapshot of another account or region is refused, not looked for.
+        with pytest.raises(client.exceptions.ValidationException, match="same region and the same account"):
+            client.restore_cluster_from_snapshot(snapshotArn=made["copy"], clusterName="not-mine")
         with pytest.raises(client.exceptions.ResourceNotFoundException):
             client.get_cluster_snapshot(snapshotArn=made["copy"])
         with pytest.raises(client.exceptions.ResourceNotFoundException):
@@ -70,7 +83,7 @@ def test_every_operation_acts_in_the_account_and_region_of_the_credential_scope(
         with pytest.raises(client.exceptions.ResourceNotFoundException):
             client.delete_cluster_snapshot(snapshotArn=made["copy"])
         with pytest.raises(client.exceptions.ResourceNotFoundException):
-            client.create_cluster_snapshot(clusterArn=made["cluster"], snapshotName="not-mine")
+            client.create_cluster_snapshot(clusterArn=made["restored"], snapshotName="not-mine")
 
 
 def test_the_same_names_live_side_by_side_in_every_account(served: Served) -> None:

@@ -57,6 +57,22 @@ def test_aws_cli_copies_lists_tags_and_deletes(served: Served, tmp_path: Path) -
     assert json.loads(deleted.stdout)["snapshot"]["status"] == "DELETING"
 
 
+def test_aws_cli_restores_lists_updates_and_deletes_clusters(served: Served, tmp_path: Path) -> None:
+    source = served.seed_snapshot()
+    restore = ["restore-cluster-from-snapshot", "--snapshot-arn", source, "--cluster-name", "From-CLI"]
+    restored = aws(served, tmp_path, *restore, "--subnet-ids", "subnet-1", "subnet-2", "--tags", "env=dev")
+    assert restored.returncode == 0, restored.stderr
+    cluster = json.loads(restored.stdout)["cluster"]
+    assert (cluster["clusterName"], cluster["subnetIds"]) == ("from-cli", ["subnet-1", "subnet-2"])
+    listed = json.loads(aws(served, tmp_path, "list-clusters").stdout)["clusters"]
+    assert [(item["clusterName"], item["status"]) for item in listed] == [("from-cli", "ACTIVE")]
+    arn = cluster["clusterArn"]
+    updated = aws(served, tmp_path, "update-cluster", "--cluster-arn", arn, "--shard-capacity", "4")
+    assert json.loads(updated.stdout)["cluster"]["shardCapacity"] == 4
+    deleted = aws(served, tmp_path, "delete-cluster", "--cluster-arn", arn)
+    assert json.loads(deleted.stdout)["cluster"]["status"] == "DELETING"
+
+
 def test_aws_cli_shows_the_services_error(served: Served, tmp_path: Path) -> None:
     source = served.seed_snapshot()
     refused = aws_copy(served, tmp_path, source, "SOURCE")
@@ -76,7 +92,14 @@ def standalone(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     )
     config = tmp_path / "config.json"
     config.write_text(
-        json.dumps({"faults": [{"kind": "fail", "operation": "GetClusterSnapshot", "times": 1}]})
+        json.dumps(
+            {
+                "faults": [
+                    {"kind": "fail", "operation": "GetClusterSnapshot", "times": 1},
+                    {"kind": "restore-status", "status": "INVALID_SUBNET_ID", "name": "bad-*"},
+                ]
+            }
+        )
     )
     process = subprocess.Popen(
         [
@@ -87,6 +110,10 @@ def standalone(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
             "5",
             "--copy-seconds",
             "60",
+            "--restore-seconds",
+            "45",
+            "--update-seconds",
+            "15",
             "--seed-file",
             str(seeds),
             "--config-file",
@@ -121,7 +148,14 @@ def test_standalone_server_from_the_cli_is_seeded_configured_and_controllable(
     status, elsewhere = http("GET", path, headers=signed())
     assert (status, elsewhere["body"]["message"]) == (404, f"The cluster-snapshot {seeded} was not found")
     status, state = http("GET", f"{url}/_local/state")
-    assert state["durations"]["copy"] == 60.0
+    assert (state["durations"]["copy"], state["durations"]["restore"], state["durations"]["update"]) == (
+        60.0,
+        45.0,
+        15.0,
+    )
+    assert state["faults"]["restores"] == [
+        {"name": "bad-*", "final_status": "INVALID_SUBNET_ID", "remaining": None}
+    ]
     assert [snapshot["snapshotName"] for snapshot in state["snapshots"]] == ["orders-nightly"]
     status, calls = http("GET", f"{url}/_local/calls")
     assert [(call["operation"], call["outcome"], call["region"]) for call in calls] == [
@@ -145,13 +179,26 @@ def test_control_api_seeds_configures_injects_and_resets(served: Served) -> None
     assert status == 200
     assert served.client.get_cluster(clusterArn=seeded["clusters"][0])["cluster"]["clusterName"] == "orders"
     body: dict[str, Any] = {
-        "durations": {"copy": 15},
+        "durations": {"copy": 15, "restore": 20},
         "snapshotQuota": 7,
-        "faults": [{"kind": "latency", "seconds": 0.01}, {"kind": "copy-stall", "name": "stuck"}],
+        "faults": [
+            {"kind": "latency", "seconds": 0.01},
+            {"kind": "copy-stall", "name": "stuck"},
+            {"kind": "restore-stall", "name": "stuck"},
+        ],
     }
     assert served.control("POST", "config", body)[0] == 200
+    stuck = served.client.restore_cluster_from_snapshot(
+        snapshotArn=seeded["snapshots"][0], clusterName="stuck"
+    )
+    served.clock.advance(10**6)
     status, state = served.control("GET", "state")
-    assert (state["durations"]["copy"], state["snapshotQuota"]) == (15, 7)
+    assert (state["durations"]["copy"], state["durations"]["restore"], state["snapshotQuota"]) == (15, 20, 7)
+    assert [(item["clusterName"], item["status"], item["port"]) for item in state["clusters"]] == [
+        ("orders", "ACTIVE", 27017),
+        ("stuck", "CREATING", 27017),
+    ]
+    assert state["clusters"][1]["clusterArn"] == stuck["cluster"]["clusterArn"]
     assert state["faults"]["latency"] == {"*": 0.01}
     assert state["snapshots"][0]["tags"] == {"a": "b"}
     assert served.control("DELETE", "faults")[0] == 200

@@ -56,3 +56,23 @@ def test_racing_past_the_quota_never_exceeds_it(served: Served) -> None:
     assert results.count("ServiceQuotaExceededException") == 25
     assert len(served.service.backend.state()["snapshots"]) == 6
     assert len(served.service.calls.of("CopyClusterSnapshot")) == 30
+
+
+def restore_outcome(served: Served, source: str, name: str) -> str:
+    client = served.service.client(region=REGION)
+    try:
+        cluster = client.restore_cluster_from_snapshot(snapshotArn=source, clusterName=name)["cluster"]
+        return str(cluster["status"])
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+
+
+def test_racing_restores_for_one_cluster_name_exactly_one_wins_ignoring_case(served: Served) -> None:
+    served.service.backend.configure(durations={"restore": 30})
+    source = served.seed_snapshot()
+    names = ["staging", "STAGING", "Staging", "staGing"] * 6
+    with ThreadPoolExecutor(WORKERS) as pool:
+        results = list(pool.map(lambda name: restore_outcome(served, source, name), names))
+    assert results.count("CREATING") == 1
+    assert results.count("ConflictException") == len(names) - 1
+    assert [item["clusterName"] for item in served.client.list_clusters()["clusters"]] == ["staging"]

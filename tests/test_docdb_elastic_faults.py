@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -118,6 +119,71 @@ def test_copy_that_never_finishes_only_for_the_next_n(served: Served) -> None:
     assert later["status"] == "ACTIVE"
 
 
+def restore(served: Served, snapshot: str, name: str) -> dict[str, Any]:
+    return dict(
+        served.client.restore_cluster_from_snapshot(snapshotArn=snapshot, clusterName=name)["cluster"]
+    )
+
+
+def cluster_status(served: Served, cluster: dict[str, Any]) -> str:
+    return str(served.client.get_cluster(clusterArn=cluster["clusterArn"])["cluster"]["status"])
+
+
+@pytest.mark.parametrize("status", ["INACCESSIBLE_ENCRYPTION_CREDS", "INVALID_SUBNET_ID"])
+def test_restore_ending_in_a_failure_status(served: Served, status: str) -> None:
+    served.service.backend.configure(durations={"restore": 10})
+    served.service.faults.end_restores(status, name="doomed-*", times=1)
+    source = served.seed_snapshot()
+    doomed = restore(served, source, "Doomed-1")
+    again = restore(served, source, "doomed-2")
+    assert doomed["status"] == "CREATING"
+    served.clock.advance(10)
+    assert (cluster_status(served, doomed), cluster_status(served, again)) == (status, "ACTIVE")
+    # A failed cluster cannot be updated, but can be deleted, so nothing has to be left behind.
+    with pytest.raises(served.client.exceptions.ConflictException):
+        served.client.update_cluster(clusterArn=doomed["clusterArn"], shardCapacity=4)
+    served.client.delete_cluster(clusterArn=doomed["clusterArn"])
+
+
+def test_restore_that_never_finishes_and_copies_keep_their_own_rules(served: Served) -> None:
+    served.service.faults.stall_restores(name="stuck")
+    source = served.seed_snapshot()
+    stuck = restore(served, source, "stuck")
+    fine = restore(served, source, "fine")
+    copy = served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="stuck")["snapshot"]
+    served.clock.advance(10**7)
+    assert (cluster_status(served, stuck), fine["status"], copy["status"]) == ("CREATING", "ACTIVE", "ACTIVE")
+    assert served.client.delete_cluster(clusterArn=stuck["clusterArn"])["cluster"]["status"] == "DELETING"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    ["RestoreClusterFromSnapshot", "GetCluster", "ListClusters", "UpdateCluster", "DeleteCluster"],
+)
+def test_cluster_operations_meet_throttling_and_injected_errors(served: Served, operation: str) -> None:
+    source = served.seed_snapshot()
+    cluster = restore(served, source, "target")
+    calls: dict[str, Callable[[], object]] = {
+        "RestoreClusterFromSnapshot": lambda: restore(served, source, "another"),
+        "GetCluster": lambda: served.client.get_cluster(clusterArn=cluster["clusterArn"]),
+        "ListClusters": served.client.list_clusters,
+        "UpdateCluster": lambda: served.client.update_cluster(clusterArn=cluster["clusterArn"], shardCount=2),
+        "DeleteCluster": lambda: served.client.delete_cluster(clusterArn=cluster["clusterArn"]),
+    }
+    served.service.faults.fail(operation, error="InternalServerException", times=1)
+    with pytest.raises(served.client.exceptions.InternalServerException):
+        calls[operation]()
+    served.service.faults.throttle(operation, rate=0.5, burst=1, now=served.clock.now())
+    calls[operation]()
+    with pytest.raises(served.client.exceptions.ThrottlingException):
+        calls[operation]()
+    assert [call.outcome for call in served.service.calls.of(operation)][-3:] == [
+        "InternalServerException",
+        "OK",
+        "ThrottlingException",
+    ]
+
+
 def test_faults_as_data_and_their_errors() -> None:
     faults = Faults(seed=3)
     faults.apply({"kind": "throttle", "operation": "CopyClusterSnapshot", "rate": 2, "burst": 5})
@@ -125,7 +191,13 @@ def test_faults_as_data_and_their_errors() -> None:
     faults.apply({"kind": "latency", "operation": "GetClusterSnapshot", "seconds": 0.5})
     faults.apply({"kind": "copy-status", "status": "INACCESSIBLE_ENCRYPTION_CREDS", "name": "x-*"})
     faults.apply({"kind": "copy-stall", "name": "y-*"})
+    faults.apply({"kind": "restore-status", "status": "INVALID_SUBNET_ID", "name": "r-*", "times": 2})
+    faults.apply({"kind": "restore-stall", "name": "s-*"})
     described = faults.describe()
+    assert described["restores"] == [
+        {"name": "r-*", "final_status": "INVALID_SUBNET_ID", "remaining": 2},
+        {"name": "s-*", "final_status": None, "remaining": None},
+    ]
     assert described["throttle"] == {"CopyClusterSnapshot": {"rate": 2, "burst": 5.0}}
     assert described["latency"] == {"GetClusterSnapshot": 0.5}
     assert [rule["final_status"] for rule in described["copies"]] == ["INACCESSIBLE_ENCRYPTION_CREDS", None]
@@ -136,6 +208,8 @@ def test_faults_as_data_and_their_errors() -> None:
         ({"kind": "fail", "probability": 1.5}, "probability"),
         ({"kind": "throttle", "rate": 0}, "rate > 0"),
         ({"kind": "copy-status", "status": "MELTED"}, "unknown status"),
+        ({"kind": "restore-status", "status": "MELTED"}, "unknown status"),
+        ({"kind": "restore-stall", "times": 0}, "at least 1"),
         ({"kind": "latency"}, "incomplete"),
     ]
     for spec, message in cases:

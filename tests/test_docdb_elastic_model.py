@@ -39,7 +39,11 @@ def test_every_modelled_operation_routes_from_the_request_botocore_builds(operat
 def test_supported_operations_are_the_ones_the_issue_names() -> None:
     assert set(SUPPORTED) == {
         "CreateCluster",
+        "RestoreClusterFromSnapshot",
         "GetCluster",
+        "ListClusters",
+        "UpdateCluster",
+        "DeleteCluster",
         "CreateClusterSnapshot",
         "CopyClusterSnapshot",
         "GetClusterSnapshot",

@@ -497,9 +497,9 @@ def test_required_members_and_lengths_come_from_the_model(served: Served) -> Non
 
 def test_modelled_but_unsupported_operations_answer_a_validation_error(served: Served) -> None:
     with pytest.raises(
-        served.client.exceptions.ValidationException, match="DeleteCluster is not supported"
+        served.client.exceptions.ValidationException, match="StopCluster is not supported"
     ) as e:
-        served.client.delete_cluster(clusterArn=f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster/x")
+        served.client.stop_cluster(clusterArn=f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster/x")
     assert error_of(e)["reason"] == "unknownOperation"
     assert served.client.list_tags_for_resource(resourceArn=served.seed_snapshot())["tags"] == {}
 

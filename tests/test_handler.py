@@ -405,10 +405,9 @@ def test_a_source_of_another_region_or_account_is_refused_before_any_call(
     invoke(event("Create", cfn.url, properties(SourceSnapshotArn=source)))
     [response] = cfn.responses
     assert response["Status"] == "FAILED"
-    assert response["Reason"] == (
-        "snapshots are copied within one region and account (DocumentDB Developer Guide: Copying an elastic "
-        f"cluster snapshot): source snapshot {source} is not in {REGION}/{ACCOUNT}"
-    )
+    assert response["Reason"] == rules.place_problem(source, region=REGION, account=ACCOUNT)
+    assert response["Reason"].startswith(f"source snapshot {source} is in ")
+    assert "(DocumentDB Developer Guide: Copying an elastic cluster snapshot)" in response["Reason"]
     assert aws.calls == []
 
 
@@ -420,7 +419,7 @@ def test_a_replacement_from_a_source_of_another_region_is_refused_before_any_cal
     invoke(event("Update", cfn.url, new, physical_id=COPY_ARN, old_props=properties()))
     [response] = cfn.responses
     assert response["Status"] == "FAILED"
-    assert f"source snapshot {source} is not in {REGION}/{ACCOUNT}" in response["Reason"]
+    assert f"source snapshot {source} is in region eu-west-1, not {REGION}" in response["Reason"]
     assert response["PhysicalResourceId"] == COPY_ARN
     assert aws.calls == []
 

@@ -112,7 +112,8 @@ class Runner:
 def scheduler_on(clock: SimulatedClock, **options: Any) -> tuple[Scheduler, Events, Runner]:
     events, lambdas, runner = Events(), Lambda(), Runner(clock)
     clients = {"events": events, "lambda": lambdas}
-    scheduler = Scheduler(lambda service, region: clients[service], runner, lambda: ["us-east-1"],  # type: ignore[arg-type]
+    scheduler = Scheduler(lambda service, region, account: clients[service], runner,  # type: ignore[arg-type]
+                          lambda: [("us-east-1", "123456789012")],
                           clock=clock, tick=None, **options)  # fmt: skip
     return scheduler, events, runner
 

@@ -6,6 +6,8 @@ import json
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from aws_cdk import App, CfnOutput, Environment, Stack
 import app as example_app
 from copied_snapshot import CopiedSnapshot
 from local_cloud import __main__ as cli
+from local_cloud.cloudformation.store import StackState, StackStore
+from local_cloud.control import body_problem, send
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -50,7 +54,7 @@ def serving(tmp_path: Path) -> Iterator[Path]:
     state_dir = tmp_path / "state"
     command = [
         sys.executable, "-m", "local_cloud", "serve", "--state-dir", str(state_dir),
-        "--time-scale", "240", "--seed-snapshot", SOURCE,
+        "--time-scale", "240", "--seed-snapshot", SOURCE, "--order", "hostile",
     ]  # fmt: skip
     server = until_serving(command)
     try:
@@ -102,6 +106,38 @@ def test_seed_makes_a_source_snapshot_exist_in_the_serving_cloud(serving: Path) 
     assert client.get_cluster_snapshot(snapshotArn=other)["snapshot"]["snapshotArn"] == other
 
 
+@pytest.mark.parametrize(
+    ("action", "body", "problem"),
+    [
+        ("deploy", {}, "the body needs 'assembly'"),
+        ("deploy", {"assembly": 5}, "'assembly' must be a string"),
+        ("destroy", {"assembly": "cdk.out", "stacks": "CliStack"}, "'stacks' must be a list of strings"),
+        ("seed", {"snapshots": [1]}, "'snapshots' must be a list of strings"),
+        ("seed", [], "the body must be a JSON object"),
+    ],
+)
+def test_a_malformed_request_body_is_refused_before_anything_is_done(
+    action: str, body: object, problem: str
+) -> None:
+    assert body_problem(("POST", f"/{action}"), body) == problem
+
+
+def test_a_request_the_cloud_cannot_act_on_fails_with_its_reason(serving: Path, tmp_path: Path) -> None:
+    endpoint = json.loads((serving / "endpoints.json").read_text())["control"]
+    malformed = urllib.request.Request(f"{endpoint}/deploy", data=b'{"assembly": 5}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(malformed)
+    assert refused.value.code == 400
+    assert refused.value.read().decode() == "FAILED 'assembly' must be a string\n"
+    lines: list[str] = []
+    assert not send(serving, "seed", {"snapshots": ["arn:aws:s3:::bucket"]}, lines.append)
+    assert lines == ["FAILED arn:aws:s3:::bucket is not a docdb-elastic cluster-snapshot ARN"]
+    nothing = tmp_path / "empty"
+    nothing.mkdir()
+    assert not send(serving, "deploy", {"assembly": str(nothing)}, lines.append)
+    assert lines[-1].startswith(f"FAILED {nothing} is not a cloud assembly")
+
+
 @pytest.mark.parametrize("command", ["demo", "serve", "deploy", "destroy", "seed"])
 def test_every_command_has_its_own_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -146,6 +182,11 @@ def test_cloud_options_reach_the_cloud(tmp_path: Path) -> None:
     )
     with pytest.raises(SystemExit):
         cli._parser().parse_args(["serve", "--worker-crash", "2"])
+    assert cli._parser().parse_args(["demo", "cdk.out", "--order", "hostile"]).order == "hostile"
+    assert cli._parser().parse_args(["serve"]).order == "parallel"
+    for wrong in (["--order", "sideways"], ["--time-scale", "0"]):
+        with pytest.raises(SystemExit):
+            cli._parser().parse_args(["serve", *wrong])
 
 
 def test_deploy_without_a_serving_cloud_says_how_to_start_one(tmp_path: Path) -> None:
@@ -166,19 +207,24 @@ def test_demo_deploys_shows_the_consumers_arn_destroys_and_exits_0(
     example_assembly: Path, tmp_path: Path
 ) -> None:
     shown = "SnapshotConsumerStack.RestoreSnapshotArn"
+    endpoint = "SnapshotConsumerStack.StagingClusterEndpoint"
     run = local_cloud(
-        tmp_path, "demo", str(example_assembly), "--seed-sources", "--show", shown, "--time-scale", "240"
-    )
+        tmp_path, "demo", str(example_assembly), "--seed-sources", "--show", shown, "--show", endpoint,
+        "--time-scale", "240",
+    )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == f"seeded source snapshot {example_app.DEFAULT_SOURCE_SNAPSHOT_ARN}"
     assert "SnapshotCopyStack | " in run.stdout
     assert "destroyed: SnapshotConsumerStack, SnapshotCopyStack" in lines
     assert re.fullmatch(
-        rf"{shown} = arn:aws:docdb-elastic:us-east-1:{ACCOUNT}:cluster-snapshot/[0-9a-f-]+", lines[-1]
+        rf"{shown} = arn:aws:docdb-elastic:us-east-1:{ACCOUNT}:cluster-snapshot/[0-9a-f-]+", lines[-2]
     )
+    assert lines[-1] == f"{endpoint} = orders-staging-{ACCOUNT}.us-east-1.docdb-elastic.amazonaws.com"
     report = json.loads((tmp_path / "report.json").read_text())
-    assert [entry["request_type"] for entry in report["customResources"]] == ["Create", "Delete"]
+    requests = [(entry["logical_id"][:5], entry["request_type"]) for entry in report["customResources"]]
+    # The copy is made before the cluster restored from it, and deleted after it.
+    assert requests == [("Order", "Create"), ("Stagi", "Create"), ("Stagi", "Delete"), ("Order", "Delete")]
 
 
 def test_demo_keeps_running_with_its_stacks_when_asked(example_assembly: Path, tmp_path: Path) -> None:
@@ -192,3 +238,42 @@ def test_demo_keeps_running_with_its_stacks_when_asked(example_assembly: Path, t
     )
     demo.terminate()
     assert demo.wait(timeout=30) == 0
+
+
+def test_demo_deploys_and_destroys_a_users_app_in_its_own_account(tmp_path: Path) -> None:
+    account, region = "111122223333", "eu-west-1"
+    source = f"arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/users-source"
+    app = App(outdir=str(tmp_path / "cdk.out"))
+    stack = Stack(app, "UsersStack", env=Environment(account=account, region=region))
+    copy = CopiedSnapshot(stack, "Copy", source_snapshot_arn=source)
+    CfnOutput(stack, "CopyArn", value=copy.snapshot_arn)
+    users_app = Path(app.synth().directory)
+    shown = "UsersStack.CopyArn"
+    state_dir = tmp_path / "state"
+    run = local_cloud(
+        state_dir, "demo", str(users_app), "--seed-sources", "--show", shown, "--time-scale", "240"
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "destroyed: UsersStack" in run.stdout
+    assert re.fullmatch(
+        rf"{shown} = arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/[0-9a-f-]+",
+        run.stdout.splitlines()[-1],
+    )
+
+
+def test_a_rerun_on_the_stacks_of_a_killed_run_says_to_start_fresh_and_fresh_starts(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    StackStore(state_dir).save(
+        StackState("LeftBehind", "stack-id", ACCOUNT, REGION, "CREATE_IN_PROGRESS", {"Resources": {}})
+    )
+    refused = local_cloud(state_dir, "serve")
+    assert refused.returncode == 1
+    assert "holds stacks of an earlier run: LeftBehind (CREATE_IN_PROGRESS)" in refused.stderr
+    assert "--fresh" in refused.stderr
+    command = [sys.executable, "-m", "local_cloud", "serve", "--fresh", "--state-dir", str(state_dir)]
+    server = until_serving(command)
+    try:
+        assert StackStore(state_dir).all() == []
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, RemovalPolicy, Stack
+from aws_cdk import App, CfnOutput, Environment, RemovalPolicy, Stack
 
 import app as example_app
 from copied_snapshot import CopiedSnapshot
@@ -29,7 +30,7 @@ from tests.conftest import cdk_json_context
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SOURCE = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/e2e-source"
-FAST = Durations(cluster=0.5, snapshot=0.5, copy=1.0, delete=0.5)
+FAST = Durations(cluster=120, snapshot=120, copy=240, delete=120)  # simulated seconds: 0.5 to 1 s at 240
 _numbers = itertools.count()
 
 
@@ -224,3 +225,51 @@ def test_every_custom_resource_request_was_answered_and_timed(cloud: LocalCloud,
     assert create.event_sent <= create.copy_active <= (create.response_received or 0)
     assert report.api_calls["CopyClusterSnapshot"] >= 1
     assert {entry["trigger"] for entry in report.invocations} == {"cloudformation", "events"}
+
+
+def test_a_ten_minute_copy_deploys_in_wall_seconds_on_the_simulated_clock(tmp_path: Path) -> None:
+    """Every part waits on one clock: the service's copy, the polling rule, the ServiceTimeout wait. With the
+    simulated clock the idle time is skipped and the report reads simulated seconds."""
+    durations = Durations(cluster=0, snapshot=0, copy=600, delete=60)
+    assembly = synth(tmp_path, "E2eSimulated", copy_of())
+    with LocalCloud(
+        tmp_path / "cloud", time_scale=1.0, simulated=True, durations=durations, order=Order.hostile()
+    ) as simulated:
+        simulated.seed_source_snapshot(SOURCE, encrypted=False)
+        started = time.monotonic()
+        simulated.deploy(assembly)
+        assert simulated.engine.destroy("E2eSimulated")
+        wall = time.monotonic() - started
+        create, delete = simulated.report().timelines
+    assert create.copy_active is not None and create.seconds is not None
+    assert 600 <= create.copy_active - create.event_sent <= 610  # the copy starts at the first invocation
+    assert create.copy_active <= (create.response_received or 0) <= create.copy_active + 70  # one poll round
+    assert delete.seconds is not None and 60 <= delete.seconds <= 130  # the service deletes in 60 s
+    assert wall < 60
+
+
+def test_a_users_app_in_another_account_and_region_deploys_and_destroys(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    """Every service acts in the stack's account: moto's IAM, KMS, SSM, Lambda and EventBridge (the access
+    key of 12 digits is the account), the function's own calls, and docdb-elastic."""
+    account, region = "111122223333", "eu-west-1"
+    source = cloud.seed_source_snapshot(
+        f"arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/users-source"
+    )
+    app = App(outdir=str(tmp_path / "cdk.out"), context=cdk_json_context())
+    stack = Stack(app, "E2eUsersApp", env=Environment(account=account, region=region))
+    copy = CopiedSnapshot(stack, "Copy", source_snapshot_arn=source)
+    CfnOutput(stack, "CopyArn", value=copy.snapshot_arn)
+    assembly = Path(app.synth().directory)
+    (deployed,) = cloud.deploy(assembly)
+    arn = deployed.outputs["CopyArn"]
+    assert arn.startswith(f"arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/")
+    copied = snapshot(cloud, arn)
+    assert copied is not None and copied["status"] == "ACTIVE"
+    functions = cloud.client("lambda", region, account).list_functions()["Functions"]
+    assert functions and all(f":{account}:" in function["FunctionArn"] for function in functions)
+    assert cloud.client("lambda", region).list_functions()["Functions"] == []  # none in the cloud's account
+    assert cloud.destroy(assembly) == ["E2eUsersApp"]
+    assert snapshot(cloud, arn) is None
+    assert cloud.client("lambda", region, account).list_functions()["Functions"] == []

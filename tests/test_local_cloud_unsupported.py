@@ -37,7 +37,9 @@ def test_a_nodejs_function_fails_the_deploy_at_once_naming_resource_and_runtime(
         with pytest.raises(DeployFailed):
             cloud.deploy(node_app(tmp_path))
         assert time.monotonic() - started < 60
+        assert cloud.client("lambda", "us-east-1").list_functions()["Functions"] == []  # none left behind
     [failed] = [event for event in events if event.status == "CREATE_FAILED"]
     assert failed.logical_id.startswith("NodeHandler")
-    assert "runtime nodejs" in failed.reason
+    assert failed.reason.startswith("function ")  # the resource's reason, not an exception's type name
+    assert "runtime nodejs20.x" in failed.reason
     assert "Python functions only" in failed.reason

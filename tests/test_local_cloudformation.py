@@ -14,9 +14,10 @@ import pytest
 from moto import mock_aws
 
 from local_cloud.assembly import AssemblyError, Stack
+from local_cloud.clock import Clock, ScaledClock, SimulatedClock
 from local_cloud.cloudformation import intrinsics
 from local_cloud.cloudformation.custom import CustomResource, as_cloudformation_sends
-from local_cloud.cloudformation.engine import Engine
+from local_cloud.cloudformation.engine import NO_CHANGES, Engine
 from local_cloud.cloudformation.errors import DeployFailed, DeploymentError, ResourceFailed, TemplateError
 from local_cloud.cloudformation.order import Order
 from local_cloud.cloudformation.providers import Change, LambdaPermission, Outcome
@@ -67,11 +68,14 @@ class Recorder:
 
 class NoCloud:
     runner: Any = None
+    clock: Clock = ScaledClock(100.0)  # ServiceTimeouts of simulated seconds pass 100 times faster
 
-    def client(self, service: str, region: str) -> Any:
+    def client(self, service: str, region: str, account: str | None = None) -> Any:
         raise AssertionError("no AWS client is needed here")
 
-    def function_environment(self, region: str, variables: Mapping[str, str]) -> dict[str, str]:
+    def function_environment(
+        self, region: str, variables: Mapping[str, str], account: str | None = None
+    ) -> dict[str, str]:
         return dict(variables)
 
 
@@ -407,7 +411,8 @@ Answer = Callable[[dict[str, Any]], dict[str, Any] | None]
 class Handler:
     """A function and the ResponseURL in one: answers each event as `answers` says, or never (None)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self.events: list[dict[str, Any]] = []
         self.answers: dict[tuple[str, str], Answer] = {}
         self._answered: dict[str, dict[str, Any]] = {}
@@ -422,8 +427,11 @@ class Handler:
         answer = self.answers.get((event["LogicalResourceId"], event["RequestType"]), success)
         body = answer(event)
         if body is not None:
-            self._answered[event["RequestId"]] = body
-            self._arrived[event["RequestId"]].set()
+            self.deliver(event, body)
+
+    def deliver(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        self._answered[event["RequestId"]] = body
+        self._arrived[event["RequestId"]].set()
 
     # the ResponseURL's part
     def url_for(self, request_id: str) -> str:
@@ -431,9 +439,12 @@ class Handler:
         return f"https://responses.invalid/{request_id}"
 
     def wait(self, request_id: str, timeout: float) -> tuple[dict[str, Any], float] | None:
-        if not self._arrived[request_id].wait(timeout):
+        if not self.clock.wait(self._arrived[request_id], timeout) or request_id not in self._answered:
             return None
-        return self._answered[request_id], 0.0
+        return self._answered[request_id], self.clock.now()
+
+    def abandon(self, request_id: str) -> None:
+        self._arrived[request_id].set()
 
     def requests(self, logical_id: str) -> list[tuple[str, str]]:
         return [
@@ -456,15 +467,16 @@ def answer(event: dict[str, Any], status: str, physical_id: str, **more: Any) ->
 class HandlerCloud(NoCloud):
     def __init__(self, handler: Handler) -> None:
         self.runner = handler
+        self.clock = handler.clock
 
 
 @pytest.fixture
 def handler() -> Handler:
-    return Handler()
+    return Handler(NoCloud.clock)
 
 
 def custom_engine(tmp_path: Path, recorder: Recorder, handler: Handler, order: Order | None = None) -> Engine:
-    custom = CustomResource(handler, time_scale=100.0)
+    custom = CustomResource(handler)
     return Engine(
         HandlerCloud(handler),
         StackStore(tmp_path),
@@ -506,6 +518,70 @@ def test_a_create_still_running_when_a_sibling_fails_is_cancelled_then_deleted_b
     assert (create, delete) == ("Create", "Delete")
     assert made_up(physical_id)
     assert engine._store.load("Test") is None
+
+
+def test_an_unchanged_stack_is_marked_no_changes_and_a_changed_one_is_not(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    engine = new_engine(tmp_path, recorder, Order.one_at_a_time())
+    outputs = {"Name": {"Value": {"Ref": "A"}}}
+    engine.deploy(stack({"A": thing(Size=1)}, Outputs=outputs))
+    engine.deploy(stack({"A": thing(Size=1)}, Outputs=outputs))
+    engine.deploy(stack({"A": thing(Size=1)}, Outputs={"Other": {"Value": "x"}}))
+    engine.deploy(stack({"A": thing(Size=2)}, Outputs={"Other": {"Value": "x"}}))
+    stack_events = [event for event in engine.events if event.logical_id == "Test"]
+    completes = [event.reason for event in stack_events if event.status == "UPDATE_COMPLETE"]
+    assert completes == [NO_CHANGES, "", ""]
+
+
+def answer_after(handler: Handler, seconds: float) -> Answer:
+    """Answers SUCCESS `seconds` of the handler's clock after the event, as a copy that takes that long."""
+
+    def answer(event: dict[str, Any]) -> None:
+        def later() -> None:
+            handler.clock.sleep(seconds)
+            handler.deliver(event, success(event))
+
+        threading.Thread(target=later, daemon=True).start()
+
+    return answer
+
+
+def times(engine: Engine, logical_id: str) -> dict[str, float]:
+    return {event.status: event.timestamp for event in engine.events if event.logical_id == logical_id}
+
+
+def test_a_simulated_clock_skips_the_idle_time_of_a_whole_deploy(tmp_path: Path, recorder: Recorder) -> None:
+    clock = SimulatedClock(scale=1.0)
+    handler = Handler(clock)
+    handler.answers[("Copy", "Create")] = answer_after(handler, 600)
+    engine = custom_engine(tmp_path, recorder, handler, Order.parallel())
+    started = time.monotonic()
+    try:
+        engine.deploy(stack({"Copy": custom(ServiceTimeout=3600), "Other": thing()}))
+    finally:
+        clock.stop()
+    assert time.monotonic() - started < 10
+    copy = times(engine, "Copy")
+    assert copy["CREATE_COMPLETE"] - copy["CREATE_IN_PROGRESS"] == pytest.approx(600, abs=1)
+    (timeline,) = engine._custom.timelines  # type: ignore[attr-defined]
+    assert timeline.answered - timeline.sent == pytest.approx(600, abs=1)
+
+
+def test_a_service_timeout_is_waited_in_simulated_seconds(tmp_path: Path, recorder: Recorder) -> None:
+    clock = SimulatedClock(scale=1.0)
+    handler = Handler(clock)
+    handler.answers[("Copy", "Create")] = lambda event: None
+    engine = custom_engine(tmp_path, recorder, handler)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DeployFailed, match="within 900 seconds"):
+            engine.deploy(stack({"Copy": custom(ServiceTimeout=900)}))
+    finally:
+        clock.stop()
+    assert time.monotonic() - started < 10
+    copy = times(engine, "Copy")
+    assert copy["CREATE_FAILED"] - copy["CREATE_IN_PROGRESS"] == pytest.approx(900, abs=1)
 
 
 def test_a_custom_resource_that_does_not_answer_within_its_service_timeout_is_sent_a_delete(
@@ -576,7 +652,7 @@ def test_every_error_of_the_engine_shares_one_base_class() -> None:
 @mock_aws
 def test_deleting_a_permission_removes_its_statement_so_rules_may_no_longer_invoke() -> None:
     class Moto(NoCloud):
-        def client(self, service: str, region: str) -> Any:
+        def client(self, service: str, region: str, account: str | None = None) -> Any:
             return boto3.client(service, region_name=region)  # type: ignore[call-overload]
 
     lambdas = boto3.client("lambda", region_name="us-east-1")

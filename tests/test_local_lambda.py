@@ -450,7 +450,7 @@ def test_custom_resource_events_carry_what_cloudformation_sends(
     endpoint: ResponseEndpoint, tmp_path: Path
 ) -> None:
     lambda_stub = AnsweringRunner(endpoint.ca_file)
-    cloud: Any = type("Cloud", (), {"runner": lambda_stub})()
+    cloud: Any = type("Cloud", (), {"runner": lambda_stub, "clock": ScaledClock()})()
     stack = StackState("Stack", "arn:aws:cloudformation:us-east-1:123456789012:stack/Stack/1", "123456789012",
                        "us-east-1", "UPDATE_IN_PROGRESS", {})  # fmt: skip
     token = "arn:aws:lambda:us-east-1:123456789012:function:handler"
@@ -493,7 +493,7 @@ class SilentRunner:
 
 
 def test_no_response_within_the_service_timeout_fails_the_resource(endpoint: ResponseEndpoint) -> None:
-    cloud: Any = type("Cloud", (), {"runner": SilentRunner()})()
+    cloud: Any = type("Cloud", (), {"runner": SilentRunner(), "clock": ScaledClock()})()
     stack = StackState("Stack", "stack-id", "123456789012", "us-east-1", "CREATE_IN_PROGRESS", {})
     token = "arn:aws:lambda:us-east-1:123456789012:function:handler"
     change = Change(cloud, stack, "Copy", "Custom::Thing", {"ServiceToken": token, "ServiceTimeout": 1})

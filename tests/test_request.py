@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from copied_snapshot_runtime.request import MalformedEvent, parse_request, unknown_type_reason
+from copied_snapshot_runtime.request import MalformedEvent, Request, parse_request, unknown_type_reason
+from copied_snapshot_runtime.resource import timed_out_reason
 from tests.handler_harness import COPY_ARN, RULE_ARN, SIGNATURE, STACK_ID, event, properties
 
 URL = f"https://cloudformation-custom-resource-response.example/response?{SIGNATURE}"
@@ -67,4 +68,27 @@ def test_an_unknown_request_type_is_kept_to_be_refused_by_name(request_type: str
     assert not request.known_type
     assert unknown_type_reason(request) == (
         f"unknown RequestType {request_type!r}; accepted are Create, Update, Delete"
+    )
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "construct", "thing"),
+    [
+        ("Custom::CopiedSnapshot", "CopiedSnapshot", "copy"),
+        ("Custom::RestoredCluster", "RestoredCluster", "cluster"),
+    ],
+)
+def test_a_timeout_reason_names_the_construct_and_replacement_of_its_resource_type(
+    resource_type: str, construct: str, thing: str
+) -> None:
+    arn = "arn:aws:docdb-elastic:us-east-1:123456789012:cluster/new-1"
+    poll = Request(
+        "Create", "stack", "req", "Logical", "https://x", poll=True, data={"TimeoutSeconds": 600},
+        resource_type=resource_type,
+    )  # fmt: skip
+    assert timed_out_reason(poll, None) == f"Execution timed out after the 600 second {construct} timeout"
+    update = Request("Update", "stack", "req", "Logical", "https://x", resource_type=resource_type)
+    assert timed_out_reason(update, arn) == (
+        f"Execution timed out; the replacement {thing} {arn} was started and is not this resource's: "
+        "delete it once it is ACTIVE"
     )

@@ -142,3 +142,34 @@ def test_names_made_from_long_text_fit() -> None:
 def test_every_aws_partition_is_accepted(partition: str) -> None:
     arn = f"arn:{partition}:docdb-elastic:us-west-2:123456789012:cluster-snapshot/abc"
     assert rules.check_snapshot_arn(arn).partition == partition
+
+
+SOURCE_EAST = "arn:aws:docdb-elastic:us-east-1:123456789012:cluster-snapshot/source-1"
+
+
+@pytest.mark.parametrize(
+    ("region", "account", "where"),
+    [
+        ("us-east-1", "123456789012", None),
+        (None, None, None),  # an environment-agnostic stack: nothing known to compare
+        ("us-west-2", "123456789012", "region us-east-1, not us-west-2"),
+        ("us-east-1", "210987654321", "account 123456789012, not 210987654321"),
+        ("us-west-2", None, "region us-east-1, not us-west-2"),
+        (
+            "eu-west-1",
+            "210987654321",
+            "region us-east-1, not eu-west-1 and account 123456789012, not 210987654321",
+        ),
+    ],
+)
+def test_a_source_is_copied_only_in_its_own_region_and_account(
+    region: str | None, account: str | None, where: str | None
+) -> None:
+    problem = rules.place_problem(SOURCE_EAST, region=region, account=account)
+    if where is None:
+        assert problem is None
+        return
+    assert problem == f"source snapshot {SOURCE_EAST} is in {where}: {rules.SAME_PLACE_RULE}"
+    assert "DocumentDB Developer Guide: Copying an elastic cluster snapshot" in problem
+    if " and " not in where:
+        assert len(problem) <= 256  # kept whole in the FAILED reason

@@ -1,9 +1,10 @@
-"""CopiedSnapshot: copy an Amazon DocumentDB Elastic cluster snapshot with the AWS CDK."""
+"""CopiedSnapshot: copy a DocumentDB Elastic cluster snapshot with the AWS CDK, and restore from the copy."""
 
 from copied_snapshot.copied_snapshot import RESOURCE_TYPE, CopiedSnapshot, ICopiedSnapshot
+from copied_snapshot.restored_cluster import RestoredCluster
 from copied_snapshot_runtime.rules import RuleViolation
 
 # One class, shared with the handler's rules, shown to users under the name they import it by.
 RuleViolation.__module__ = __name__
 
-__all__ = ["RESOURCE_TYPE", "CopiedSnapshot", "ICopiedSnapshot", "RuleViolation"]
+__all__ = ["RESOURCE_TYPE", "CopiedSnapshot", "ICopiedSnapshot", "RestoredCluster", "RuleViolation"]

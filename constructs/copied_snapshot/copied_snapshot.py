@@ -18,10 +18,11 @@ from aws_cdk import (
     TagType,
     Token,
 )
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation, Node
 
-from copied_snapshot import validation
+from copied_snapshot import grants, validation
 from copied_snapshot.handler_function import SnapshotCopyHandler
 from copied_snapshot_runtime import properties, rules
 
@@ -51,6 +52,14 @@ class ICopiedSnapshot(Protocol):
         """The KMS key the copy is encrypted with; None for an import that was not told it."""
         ...
 
+    def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
+        """Grants `actions` (docdb-elastic:...) on the copy."""
+        ...
+
+    def grant_restore(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grants what restoring a cluster from the copy needs, on the copy and its key when known."""
+        ...
+
 
 class _ImportedCopiedSnapshot(Resource):
     def __init__(
@@ -78,6 +87,17 @@ class _ImportedCopiedSnapshot(Resource):
     def snapshot_kms_key_id(self) -> str | None:
         """The copy's KMS key, when the import was told it."""
         return self._key
+
+    def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
+        """Grants `actions` (docdb-elastic:...) on the copy."""
+        return grants.grant_on_snapshot(grantee, self._arn, actions)
+
+    def grant_restore(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grants RestoreClusterFromSnapshot on the copy (and what it depends on), and the use of
+        `snapshot_kms_key_id` (a key ARN) through docdb-elastic when the import was told it."""
+        return grants.grant_restore(
+            self, grantee, self._arn, account=self.env.account, region=self.env.region, key=self._key
+        )
 
 
 @jsii.implements(IValidation)
@@ -143,6 +163,7 @@ class CopiedSnapshot(Resource):
             taken[name.lower()] = self.node.path
         if kms_key is not None:
             validation.check_key_region(kms_key, stack)
+        self._kms_key = kms_key
 
         self._tags = TagManager(TagType.KEY_VALUE, RESOURCE_TYPE)
         for key, value in given_tags.items():
@@ -214,6 +235,28 @@ class CopiedSnapshot(Resource):
         """When the copy was created, as the service reports it."""
         return self._resource.get_att_string("SnapshotCreationTime")
 
+    def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
+        """Grants `actions` (docdb-elastic:...) on the copy, like aws-cdk-lib's grant methods."""
+        return grants.grant_on_snapshot(grantee, self.snapshot_arn, actions)
+
+    def grant_restore(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Grants RestoreClusterFromSnapshot on the copy (and what it depends on), and the use of its key
+        through docdb-elastic: `kms_key` when given, else the key the copy reports (the source's)."""
+        stack = Stack.of(self)
+        return grants.grant_restore(
+            self,
+            grantee,
+            self.snapshot_arn,
+            account=stack.account,
+            region=stack.region,
+            key=restore_key(self),
+        )
+
+    @property
+    def kms_key(self) -> kms.IKey | None:
+        """The key given to re-encrypt the copy with, if any."""
+        return self._kms_key
+
     def apply_removal_policy(self, policy: RemovalPolicy) -> None:
         """Sets what happens to the copy when it leaves the stack; the prop's rule applies."""
         validation.check_removal_policy(policy)
@@ -245,6 +288,14 @@ class CopiedSnapshot(Resource):
         # Two characters spare, so that a letter put first never truncates the uniqueness hash at the end.
         unique = Names.unique_resource_name(self, max_length=rules.NAME_MAX_LENGTH - 2)
         return rules.valid_name_from(unique)
+
+
+def restore_key(snapshot: ICopiedSnapshot) -> kms.IKey | str | None:
+    """The key a restore from `snapshot` decrypts with: a copy's `kms_key` when given (an alias is granted
+    on its key), else the key the snapshot reports or an import was told; None when unknown."""
+    if isinstance(snapshot, CopiedSnapshot) and snapshot.kms_key is not None:
+        return snapshot.kms_key
+    return snapshot.snapshot_kms_key_id
 
 
 _NAMES_ATTRIBUTE = "_copied_snapshot_names"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from aws_cdk import Acknowledgment, Duration, Lazy, RemovalPolicy, Stack, Token, Validations
@@ -28,6 +29,19 @@ FUNCTION_TIMEOUT = Duration.minutes(5)
 LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 # What docdb-elastic needs to encrypt a copy with a customer key (GenerateDataKey* as CDK's encrypt grants).
 KMS_ACTIONS = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"]
+# Dependent actions of RestoreClusterFromSnapshot, UpdateCluster and DeleteCluster (Service Authorization
+# Reference, Amazon DocumentDB Elastic Clusters): the service manages the cluster's VPC endpoints with the
+# caller's permissions. ec2:CreateTags is not among them (nor in the AmazonDocDBElasticFullAccess managed
+# policy), so it is not granted.
+CLUSTER_ENDPOINT_ACTIONS = ["ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints"]
+CLUSTER_DESCRIBE_ACTIONS = [
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcAttribute",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeVpcs",
+]
 
 
 class SnapshotCopyHandler(Construct):
@@ -47,6 +61,7 @@ class SnapshotCopyHandler(Construct):
         self._sources: list[str] = []
         self._keys: list[KeyUse] = []
         self._acknowledged: set[str] = set()
+        self._manages_clusters = False
         # crhelper's polling rules are named under this prefix; IAM and the invoke permission use it.
         self.poll_rule_prefix = f"CopiedSnapshot{stack.node.addr[:8]}-"
         rules_arn = stack.format_arn(
@@ -87,7 +102,7 @@ class SnapshotCopyHandler(Construct):
         snapshots_arn = stack.format_arn(
             service="docdb-elastic", resource="cluster-snapshot", resource_name="*"
         )
-        clusters_arn = stack.format_arn(service="docdb-elastic", resource="cluster", resource_name="*")
+        clusters_arn = clusters_of(stack)
         # A separate policy (not the role's default one) so that copies can depend on it without a cycle
         # through the function.
         self.policy = iam.Policy(
@@ -131,6 +146,9 @@ class SnapshotCopyHandler(Construct):
                         "events:PutRule",
                         "events:PutTargets",
                         "events:RemoveTargets",
+                        # A poll first checks that its rule still targets the function: a repeated delivery
+                        # of a finished request exits quietly instead of answering again.
+                        "events:ListTargetsByRule",
                         "events:DeleteRule",
                     ],
                     resources=[rules_arn],
@@ -144,7 +162,8 @@ class SnapshotCopyHandler(Construct):
         self._acknowledge_wildcard(
             clusters_arn,
             "CopyClusterSnapshot depends on CreateClusterSnapshot, whose resources include the cluster "
-            "(Service Authorization Reference); the source's cluster is not known: this account and region's",
+            "(Service Authorization Reference); the source's cluster is not known, and restored clusters get "
+            "ARNs the service chooses: this account and region's",
         )
         self._acknowledge_wildcard(
             "*", "ListClusterSnapshots has no resource type to scope it to; it only lists names and ARNs"
@@ -192,9 +211,9 @@ class SnapshotCopyHandler(Construct):
             self._acknowledge(
                 "Action::kms:GenerateDataKey*",
                 "GenerateDataKey and its WithoutPlaintext forms, as aws-cdk-lib's own encrypt grants, on the "
-                "copies' keys only and only through docdb-elastic",
+                "copies' and clusters' keys only and only through docdb-elastic",
             )
-        use = _key_use(key)
+        use = key_use(key)
         stack = Stack.of(self)
         via_docdb = {"kms:ViaService": f"docdb-elastic.{stack.region}.{stack.url_suffix}"}
         if use.arn is not None and not any(known.arn is not None for known in self._keys):
@@ -232,16 +251,73 @@ class SnapshotCopyHandler(Construct):
                     "account and region, only through docdb-elastic (and, for aliases, only keys with them)",
                 )
 
+    def allow_manage_clusters(self) -> None:
+        """Reading, updating, tagging and deleting restored clusters, and reading their network.
+
+        What restores one cluster from one snapshot is in that cluster's own policy (`cluster_policy`): it
+        names the snapshot and its key, which may be attributes of a copy in this stack, and copies depend
+        on this handler's policy. The EC2 Describe actions are dependent actions of
+        RestoreClusterFromSnapshot, UpdateCluster and DeleteCluster (Service Authorization Reference, Amazon
+        DocumentDB Elastic Clusters).
+        """
+        if self._manages_clusters:
+            return
+        self._manages_clusters = True
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="ManageClusters",
+                actions=[
+                    "docdb-elastic:GetCluster",
+                    "docdb-elastic:UpdateCluster",
+                    "docdb-elastic:DeleteCluster",
+                    "docdb-elastic:TagResource",
+                    "docdb-elastic:UntagResource",
+                    "docdb-elastic:ListTagsForResource",
+                ],
+                resources=[clusters_of(Stack.of(self))],
+            ),
+            iam.PolicyStatement(
+                sid="DescribeClusterNetwork", actions=CLUSTER_DESCRIBE_ACTIONS, resources=["*"]
+            ),
+            # A Create delivered again finds the cluster its first delivery restored by its name.
+            iam.PolicyStatement(
+                sid="FindClustersByName", actions=["docdb-elastic:ListClusters"], resources=["*"]
+            ),
+        )
+        self._acknowledge_wildcard(
+            "*",
+            "ListClusterSnapshots and ListClusters have no resource type to scope them to, and EC2's "
+            "Describe actions that clusters depend on are not scoped by resource (Service Authorization "
+            "Reference)",
+        )
+
+    def cluster_policy(self, scope: Construct, statements: Sequence[iam.PolicyStatement]) -> iam.Policy:
+        """A policy of the handler's role for one cluster, made in `scope`: the cluster depends on it."""
+        return iam.Policy(scope, "HandlerPolicy", roles=[self.role], statements=list(statements))
+
     def _key_resources(self) -> KeyResources:
         return key_resources(self._keys)
 
     def _acknowledge_wildcard(self, resource: str, why: str) -> None:
-        """Acknowledges cdk-nag's IAM5 finding for a scoped wildcard, with the reason it is needed."""
-        self._acknowledge(f"Resource::{_nag_text(Stack.of(self).resolve(resource))}", why)
+        acknowledge_wildcard(self.policy, resource, why)
 
     def _acknowledge(self, subject: str, why: str) -> None:
-        finding = f"AwsSolutions::AwsSolutions-IAM5[{subject}]"
-        Validations.of(self.policy).acknowledge(Acknowledgment(id=finding, reason=why))
+        acknowledge(self.policy, subject, why)
+
+
+def clusters_of(stack: Stack) -> str:
+    """Every docdb-elastic cluster of the stack's account and region."""
+    return stack.format_arn(service="docdb-elastic", resource="cluster", resource_name="*")
+
+
+def acknowledge_wildcard(policy: iam.Policy, resource: str, why: str) -> None:
+    """Acknowledges cdk-nag's IAM5 finding for a scoped wildcard in `policy`, with the reason it is needed."""
+    acknowledge(policy, f"Resource::{_nag_text(Stack.of(policy).resolve(resource))}", why)
+
+
+def acknowledge(policy: iam.Policy, subject: str, why: str) -> None:
+    finding = f"AwsSolutions::AwsSolutions-IAM5[{subject}]"
+    Validations.of(policy).acknowledge(Acknowledgment(id=finding, reason=why))
 
 
 def _nag_text(value: Any) -> str:
@@ -260,7 +336,7 @@ def _nag_text(value: Any) -> str:
     raise ValueError(f"cannot name {value!r} the way cdk-nag does")
 
 
-def _key_use(key: kms.IKey) -> KeyUse:
+def key_use(key: kms.IKey) -> KeyUse:
     """How the policy names `key`: a key by its ARN, an alias by the key behind it when that is known.
 
     An alias ARN in a policy's Resource grants nothing on the key (AWS KMS Developer Guide, "Using aliases

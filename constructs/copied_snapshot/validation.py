@@ -82,39 +82,32 @@ def timeout_seconds(timeout: Duration | None) -> int | float:
     return int(seconds)
 
 
-def check_key_region(key: kms.IKey, stack: Stack) -> None:
-    """A copy is encrypted in the stack's region, and KMS keys never leave their region."""
+def check_key_region(key: kms.IKey, stack: Stack, what: str = "copy") -> None:
+    """A copy (or cluster) is encrypted in the stack's region, and KMS keys never leave their region."""
     key_region, stack_region = key.env.region, stack.region
     if Token.is_unresolved(key_region) or Token.is_unresolved(stack_region):
         return
     if key_region != stack_region:
         raise RuleViolation(
-            f"kms key {key.node.path} is in {key_region} but the copy is made in {stack_region}: "
-            "a copy must be encrypted with a key of its own region"
+            f"kms key {key.node.path} is in {key_region} but the {what} is made in {stack_region}: "
+            f"a {what} must be encrypted with a key of its own region"
         )
-
-
-# DocumentDB Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster snapshot".
-SAME_PLACE_SOURCE = (
-    'elastic cluster snapshots are copied "within the same region and within the same account" (DocumentDB '
-    'Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster snapshot")'
-)
 
 
 def check_source_in_stack_environment(source_snapshot_arn: str, stack: Stack) -> None:
     """A source whose region or account is known must be the stack's; tokens are left to the handler."""
     if Token.is_unresolved(source_snapshot_arn):
         return
-    source = rules.check_snapshot_arn(source_snapshot_arn)
-    for what, known, stack_value in (
-        ("region", source.region, stack.region),
-        ("account", source.account, stack.account),
-    ):
-        if not Token.is_unresolved(stack_value) and known != stack_value:
-            raise RuleViolation(
-                f"source snapshot {source_snapshot_arn!r} is in {what} {known} but the copy is made in "
-                f"{what} {stack_value}: {SAME_PLACE_SOURCE}"
-            )
+    problem = rules.place_problem(
+        source_snapshot_arn, region=known(stack.region), account=known(stack.account)
+    )
+    if problem:
+        raise RuleViolation(problem)
+
+
+def known(value: str) -> str | None:
+    """`value`, or None when it is a token (an environment-agnostic stack's region or account)."""
+    return None if Token.is_unresolved(value) else value
 
 
 def check_unique_name(name: str, path: str, taken: Mapping[str, str]) -> None:

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 def _refuse_other_place(props: properties.CopyProperties, context: Any) -> None:
     """Refuses, before any call, a source outside the function's region and account."""
     account, region = invocation.account_and_region(context)
-    problem = decisions.place_problem(props.source_snapshot_arn, region=region, account=account)
+    problem = rules.place_problem(props.source_snapshot_arn, region=region, account=account)
     if problem:
         raise invocation.CopyFailed(problem)
 

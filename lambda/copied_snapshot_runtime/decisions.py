@@ -126,8 +126,13 @@ def replacement_name(old: CopyProperties, new: CopyProperties, request_id: str) 
             "needs a new copy while the old one still exists; change target_snapshot_name too, or omit "
             "it to let CopiedSnapshot generate names"
         )
+    return name_with_suffix(new.target_snapshot_name, request_id)
+
+
+def name_with_suffix(name: str, request_id: str) -> str:
+    """A generated name made distinct for one request, within the name rules (snapshots' and clusters')."""
     suffix = hashlib.sha256(request_id.encode()).hexdigest()[:8]
-    base = new.target_snapshot_name[: rules.NAME_MAX_LENGTH - len(suffix) - 1].rstrip("-")
+    base = name[: rules.NAME_MAX_LENGTH - len(suffix) - 1].rstrip("-")
     return f"{base}-{suffix}"
 
 
@@ -196,25 +201,6 @@ def searchable_by_name(physical_id: str) -> bool:
     trailing newline) is left alone instead.
     """
     return bool(physical_id) and not physical_id.startswith("arn:")
-
-
-# DocumentDB Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster snapshot":
-# elastic cluster snapshots are copied within the same region and within the same account.
-SAME_PLACE_RULE = (
-    "snapshots are copied within one region and account (DocumentDB Developer Guide: Copying an elastic "
-    "cluster snapshot)"
-)
-
-
-def place_problem(source_snapshot_arn: str, region: str, account: str) -> str | None:
-    """Why the source cannot be copied by a handler of `region` and `account`, or None.
-
-    The construct refuses this at synth when it knows both; a source given as a token is only known here.
-    """
-    source = rules.check_snapshot_arn(source_snapshot_arn)
-    if source.region == region and source.account == account:
-        return None
-    return f"{SAME_PLACE_RULE}: source snapshot {source_snapshot_arn} is not in {region}/{account}"
 
 
 # Errors worth asking again about: the service was busy or failing, not refusing the request.

@@ -40,6 +40,7 @@ class Request:
     poll: bool = False
     data: Mapping[str, Any] = field(default_factory=dict)  # what the first invocation kept for its polls
     rule_arn: str | None = None
+    resource_type: str = ""  # polls keep it: only the properties are left out of their events
 
     @property
     def known_type(self) -> bool:
@@ -90,6 +91,7 @@ def parse_request(event: object) -> Request:
         poll=POLL_FLAG in event,
         data=types.MappingProxyType(dict(data)) if isinstance(data, Mapping) else types.MappingProxyType({}),
         rule_arn=rule if isinstance(rule, str) else None,
+        resource_type=str(event.get("ResourceType") or ""),
     )
 
 

@@ -37,7 +37,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from crhelper import log_helper, resource_helper
 
-from copied_snapshot_runtime import decisions, outcomes, response
+from copied_snapshot_runtime import cluster_properties, decisions, outcomes, response
 from copied_snapshot_runtime.request import MalformedEvent, Request, parse_request, unknown_type_reason
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,25 @@ def _not_found(error: ClientError) -> bool:
 
 class AnswerNotDelivered(RuntimeError):
     """A first invocation's answer did not reach CloudFormation and no polling rule will send it again."""
+
+
+def timed_out_reason(request: Request, started_arn: str | None) -> str:
+    """The FAILED reason of an invocation about to time out, naming the construct whose timeout ran out and,
+    on an Update, the replacement it started (a copy or a cluster, by the resource type)."""
+    construct, thing = (
+        ("RestoredCluster", "cluster")
+        if request.resource_type == cluster_properties.RESOURCE_TYPE
+        else ("CopiedSnapshot", "copy")
+    )
+    reason = TIMED_OUT
+    if request.poll:
+        reason += f" after the {request.data.get(outcomes.TIMEOUT)} second {construct} timeout"
+    if request.request_type == "Update" and started_arn:
+        reason += (
+            f"; the replacement {thing} {started_arn} was started and is not this resource's: "
+            "delete it once it is ACTIVE"
+        )
+    return reason
 
 
 # crhelper has no type information; its CfnResource is typed as Any here.
@@ -280,14 +299,7 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             return
         copy_arn = self._copy_arn or (str(request.data.get(outcomes.SNAPSHOT_ARN) or "") or None)
         logger.error({"message": "execution is about to time out, answering FAILED", "SnapshotArn": copy_arn})
-        reason = TIMED_OUT
-        if request.poll:
-            reason += f" after the {request.data.get(outcomes.TIMEOUT)} second CopiedSnapshot timeout"
-        if request.request_type == "Update" and copy_arn:
-            reason += (
-                f"; the replacement copy {copy_arn} was started and is not this resource's: "
-                "delete it once it is ACTIVE"
-            )
+        reason = timed_out_reason(request, copy_arn)
         self.PhysicalResourceId = self._failure_id(request)
         self.Data = {}
         self._finishing_poll = request.poll

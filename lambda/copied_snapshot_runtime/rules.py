@@ -159,6 +159,37 @@ def check_snapshot_arn(value: str, what: str = "source snapshot ARN") -> Snapsho
     return arn
 
 
+# DocumentDB Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster snapshot":
+# elastic cluster snapshots are copied "within the same region and within the same account". (The API page's
+# paragraph on copying to another region is inherited from instance-based DocumentDB.)
+SAME_PLACE_RULE = (
+    "snapshots are copied within one region and account (DocumentDB Developer Guide: Copying an elastic "
+    "cluster snapshot)"
+)
+
+
+def place_differences(arn: SnapshotArn, *, region: str | None, account: str | None) -> list[str]:
+    """Where `arn` is instead of `region` and `account` (None: not known), e.g. "region us-west-2, not
+    us-east-1"; empty when it is there."""
+    return [
+        f"{what} {actual}, not {expected}"
+        for what, actual, expected in (("region", arn.region, region), ("account", arn.account, account))
+        if expected is not None and actual != expected
+    ]
+
+
+def place_problem(source_snapshot_arn: str, *, region: str | None, account: str | None) -> str | None:
+    """Why a copy made in `region` and `account` (None: not known) cannot have this source, or None.
+
+    The construct asks at synth with what it knows; the handler asks at deploy time, for sources that were
+    tokens at synth.
+    """
+    differences = place_differences(check_snapshot_arn(source_snapshot_arn), region=region, account=account)
+    if not differences:
+        return None
+    return f"source snapshot {source_snapshot_arn} is in {' and '.join(differences)}: {SAME_PLACE_RULE}"
+
+
 def valid_name_from(text: str, max_length: int = NAME_MAX_LENGTH) -> str:
     """A valid target snapshot name made from `text`, for names nobody chose.
 

@@ -15,7 +15,6 @@ The made-up id has the shape of CloudFormation's generated names, `<stack>-<logi
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,7 +27,6 @@ MAX_PHYSICAL_ID_BYTES = 1024
 CANCELLED = "Resource creation cancelled"
 INVALID_PHYSICAL_ID = "Invalid PhysicalResourceId"
 SERVICE_TOKEN_CHANGED = "Modifying service token is not allowed."  # noqa: S105 - a status reason
-_WAIT_STEP = 0.05  # seconds between looks at a cancellation while waiting for an answer
 
 
 class Responses(Protocol):
@@ -36,7 +34,13 @@ class Responses(Protocol):
 
     def url_for(self, request_id: str) -> str: ...
 
-    def wait(self, request_id: str, timeout: float) -> tuple[dict[str, Any], float] | None: ...
+    def wait(self, request_id: str, timeout: float) -> tuple[dict[str, Any], float] | None:
+        """The answer and when it came, or None after `timeout` simulated seconds or once abandoned."""
+        ...
+
+    def abandon(self, request_id: str) -> None:
+        """Ends the wait for `request_id` with no answer (CloudFormation cancelled the request)."""
+        ...
 
 
 class CustomResourceFailed(ResourceFailed):
@@ -62,6 +66,17 @@ class Timeline:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A request whose answer CloudFormation waits for, and until when (its ServiceTimeout, simulated)."""
+
+    stack: str
+    logical_id: str
+    request_type: str
+    request_id: str
+    deadline: float
+
+
 def as_cloudformation_sends(value: Any) -> Any:
     """CloudFormation hands custom resources every scalar property as a string."""
     if isinstance(value, dict):
@@ -74,13 +89,24 @@ def as_cloudformation_sends(value: Any) -> Any:
 
 
 class CustomResource:
-    """The provider of every custom resource type. `time_scale` shortens the ServiceTimeout wait as the
-    local cloud's clock runs faster."""
+    """The provider of every custom resource type. Times and the ServiceTimeout wait are the cloud's clock's
+    (simulated seconds), so a simulated clock skips the time nobody works through."""
 
-    def __init__(self, responses: Responses, *, time_scale: float = 1.0) -> None:
+    def __init__(self, responses: Responses) -> None:
         self._responses = responses
-        self._time_scale = time_scale
         self.timelines: list[Timeline] = []
+        self.waiting: dict[str, Waiting] = {}  # request id -> what a resource waits for, for the heartbeat
+
+    def waiting_for(self, stack: str, logical_id: str) -> Waiting | None:
+        """The request a resource's answer is awaited for, if one is."""
+        return next(
+            (
+                item
+                for item in list(self.waiting.values())
+                if (item.stack, item.logical_id) == (stack, logical_id)
+            ),
+            None,
+        )
 
     def create(self, change: Change) -> Outcome:
         return self._request(change, "Create")
@@ -113,11 +139,19 @@ class CustomResource:
             event["PhysicalResourceId"] = change.physical_id
         if request_type == "Update":
             event["OldResourceProperties"] = as_cloudformation_sends(change.old_properties or {})
-        timeline = Timeline(change.stack.stack_name, change.logical_id, request_type, request_id, time.time())
+        clock = change.cloud.clock
+        timeline = Timeline(change.stack.stack_name, change.logical_id, request_type, request_id, clock.now())
         self.timelines.append(timeline)
-        change.cloud.runner.invoke_async(token, event, trigger="cloudformation")
         timeout = int(change.properties.get("ServiceTimeout", DEFAULT_SERVICE_TIMEOUT))
-        answer = self._wait(change, request_type, request_id, timeout)
+        waiting = Waiting(
+            change.stack.stack_name, change.logical_id, request_type, request_id, timeline.sent + timeout
+        )
+        self.waiting[request_id] = waiting
+        try:
+            change.cloud.runner.invoke_async(token, event, trigger="cloudformation")
+            answer = self._wait(change, request_type, request_id, timeout)
+        finally:
+            del self.waiting[request_id]
         if answer is None:
             timeline.status = "CANCELLED" if change.cancelled.is_set() else "TIMED_OUT"
             reason = CANCELLED if change.cancelled.is_set() else (
@@ -134,14 +168,9 @@ class CustomResource:
         self, change: Change, request_type: str, request_id: str, timeout: float
     ) -> tuple[dict[str, Any], float] | None:
         """The answer, or None when ServiceTimeout passed or CloudFormation cancelled this Create."""
-        deadline = time.monotonic() + timeout / self._time_scale
-        while True:
-            remaining = deadline - time.monotonic()
-            answer = self._responses.wait(request_id, max(0.0, min(_WAIT_STEP, remaining)))
-            if answer is not None:
-                return answer
-            if remaining <= 0 or (request_type == "Create" and change.cancelled.is_set()):
-                return None
+        if request_type == "Create":
+            change.cancelled.when_set(lambda: self._responses.abandon(request_id))
+        return self._responses.wait(request_id, timeout)
 
     def _outcome(
         self, change: Change, event: dict[str, Any], body: dict[str, Any], timeline: Timeline

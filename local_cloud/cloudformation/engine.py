@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,16 +30,19 @@ from local_cloud.cloudformation.errors import (
     TemplateError,
 )
 from local_cloud.cloudformation.order import Order
-from local_cloud.cloudformation.providers import Change, Cloud, Outcome, Provider
+from local_cloud.cloudformation.providers import Cancellation, Change, Cloud, Outcome, Provider
 from local_cloud.cloudformation.store import ResourceState, StackState, StackStore
 
-__all__ = ["DeployFailed", "Engine", "StackEvent"]
+__all__ = ["NO_CHANGES", "DeployFailed", "Engine", "StackEvent"]
 
 STACK_TYPE = "AWS::CloudFormation::Stack"
 RETAIN = frozenset({"Retain", "RetainExceptOnCreate"})
 # A failed create deletes what it made, except resources marked plain Retain (hence RetainExceptOnCreate).
 RETAIN_ON_CREATE_ROLLBACK = frozenset({"Retain"})
 SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<"
+# The reason of the UPDATE_COMPLETE of a stack in which nothing changed: no resource, output or export (the
+# message CloudFormation's UpdateStack answers such an update with, CloudFormation API Reference).
+NO_CHANGES = "No updates are to be performed."
 _T = TypeVar("_T")
 
 
@@ -146,12 +148,13 @@ class Engine:
             deployment.wanted,
             deployment.scope,
         )
-        cancel = threading.Event()
+        cancel = Cancellation()
         outcome = order.run(
             self._graph(deployment.dependencies, wanted),
             self._order,
             lambda name: self._make(stack, artifact, name, wanted[name], scope, cancel=cancel),
             stop=cancel,
+            clock=self._cloud.clock,
         )
         failed: dict[str, Exception] = dict(outcome.failed)
         if not failed:
@@ -173,7 +176,7 @@ class Engine:
         definition: Mapping[str, Any],
         scope: intrinsics.Scope,
         *,
-        cancel: threading.Event,
+        cancel: Cancellation,
     ) -> None:
         def create() -> None:
             properties = intrinsics.resolve(definition.get("Properties", {}), scope)
@@ -221,11 +224,11 @@ class Engine:
         self._emit(stack, logical_id, resource_type, f"{operation}_COMPLETE")
         return result
 
-    def _complete(self, stack: StackState, status: str) -> StackState:
+    def _complete(self, stack: StackState, status: str, reason: str = "") -> StackState:
         stack.status = status
         with self._lock:
             self._store.save(stack)
-        self._emit(stack, stack.stack_name, STACK_TYPE, status)
+        self._emit(stack, stack.stack_name, STACK_TYPE, status, reason)
         return stack
 
     def _rollback_create(
@@ -251,12 +254,13 @@ class Engine:
     def _update(self, old: StackState, deployment: _Deployment) -> StackState:
         stack, artifact, wanted = deployment.stack, deployment.artifact, deployment.wanted
         changes = _Changes()
-        stop = threading.Event()
+        stop = Cancellation()
         outcome = order.run(
             self._graph(deployment.dependencies, wanted),
             self._order,
             lambda name: self._update_one(old, deployment, changes, name, stop),
             stop=stop,
+            clock=self._cloud.clock,
         )
         changes.failed = dict(outcome.failed)
         if not changes.failed:
@@ -271,9 +275,11 @@ class Engine:
             raise DeployFailed(
                 f"{stack.stack_name}: {first or 'the update'} failed to update: {cause}"
             ) from cause
+        removed = [state for name, state in old.resources.items() if name not in wanted]
+        if not (changes.changed or removed) and (stack.outputs, stack.exports) == (old.outputs, old.exports):
+            return self._complete(stack, "UPDATE_COMPLETE", NO_CHANGES)
         stack.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
         self._emit(stack, stack.stack_name, STACK_TYPE, stack.status)
-        removed = [state for name, state in old.resources.items() if name not in wanted]
         with self._lock:
             for name in (state.logical_id for state in removed):
                 stack.resources.pop(name, None)
@@ -295,7 +301,7 @@ class Engine:
         deployment: _Deployment,
         changes: _Changes,
         logical_id: str,
-        stop: threading.Event,
+        stop: Cancellation,
     ) -> None:
         """Creates, updates or leaves one resource of an update, noting what it changed for the rollback."""
         stack, artifact, scope = deployment.stack, deployment.artifact, deployment.scope
@@ -489,6 +495,7 @@ class Engine:
             self._order,
             delete,
             stop=threading.Event(),
+            clock=self._cloud.clock,
         )
         return [f"{name}: {error}" for name, error in outcome.failed.items()]
 
@@ -582,7 +589,7 @@ class Engine:
                 raise DeployFailed(f"parameter {name} has no Default; the local cloud deploys with defaults")
             value = declaration["Default"]
             if str(declaration.get("Type", "")).startswith(SSM_PARAMETER_TYPE):
-                ssm = self._cloud.client("ssm", stack.region)
+                ssm = self._cloud.client("ssm", stack.region, stack.account)
                 try:
                     value = ssm.get_parameter(Name=value)["Parameter"]["Value"]
                 except ssm.exceptions.ParameterNotFound:
@@ -637,7 +644,8 @@ class Engine:
     def _emit(
         self, stack: StackState, logical_id: str, resource_type: str, status: str, reason: str = ""
     ) -> None:
-        event = StackEvent(time.time(), stack.stack_name, logical_id, resource_type, status, reason)
+        now = self._cloud.clock.now()
+        event = StackEvent(now, stack.stack_name, logical_id, resource_type, status, reason)
         with self._lock:
             self.events.append(event)
             self._progress(event)

@@ -25,3 +25,7 @@ class DeployFailed(DeploymentError, RuntimeError):
 
 class NotSent(ResourceFailed):
     """CloudFormation refused the change before asking anyone: the resource is as it was."""
+
+
+class InvalidRequest(DeploymentError, ValueError):
+    """A request to the local cloud names something it cannot act on (e.g. an ARN of the wrong kind)."""

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from local_cloud.clock import Clock, ScaledClock
+
 
 @dataclass(frozen=True)
 class Graph:
@@ -132,8 +134,18 @@ class Run:
     not_started: list[str] = field(default_factory=list)
 
 
-def run(graph: Graph, order: Order, action: Callable[[str], None], *, stop: threading.Event) -> Run:
+def run(
+    graph: Graph,
+    order: Order,
+    action: Callable[[str], None],
+    *,
+    stop: threading.Event,
+    clock: Clock | None = None,
+) -> Run:
     """Runs `action` on every resource of `graph`, each in its own thread once what it waits for is done.
+
+    Each resource's thread is running on `clock` (`busy`) while this one waits for them on the clock, so a
+    simulated clock skips only the time when every resource waits too.
 
     A resource waiting for one that failed never starts. On create and update the first failure also sets
     `stop`: nothing new starts, and what is running is waited for (custom resources see `stop` as their
@@ -145,13 +157,24 @@ def run(graph: Graph, order: Order, action: Callable[[str], None], *, stop: thre
     running: set[str] = set()
     started: set[str] = set()
 
+    clock = clock or ScaledClock()
+    arrived = threading.Event()
+
     def work(name: str) -> None:
-        try:
-            action(name)
-        except Exception as error:  # reported to the run, which decides what follows
-            finished.put((name, error))
-        else:
-            finished.put((name, None))
+        with clock.busy():
+            try:
+                action(name)
+            except Exception as error:  # reported to the run, which decides what follows
+                finished.put((name, error))
+            else:
+                finished.put((name, None))
+            arrived.set()
+
+    def next_finished() -> tuple[str, Exception | None]:
+        while finished.empty():
+            clock.wait(arrived, None)
+            arrived.clear()
+        return finished.get()
 
     while True:
         if not stop.is_set():
@@ -167,7 +190,7 @@ def run(graph: Graph, order: Order, action: Callable[[str], None], *, stop: thre
                 threading.Thread(target=work, args=(name,), name=f"cfn-{name}", daemon=True).start()
         if not running:
             break
-        name, error = finished.get()
+        name, error = next_finished()
         running.discard(name)
         if error is None:
             outcome.done.append(name)

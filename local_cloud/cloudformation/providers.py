@@ -19,17 +19,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from local_cloud.clock import Clock
 from local_cloud.cloudformation.errors import ResourceFailed as ResourceFailed  # noqa: PLC0414 - re-exported
 from local_cloud.cloudformation.store import StackState
-from local_cloud.lambda_runtime.runner import Function, LambdaRunner
+from local_cloud.lambda_runtime.runner import Function, LambdaRunner, UnsupportedRuntime, runnable
 
 
 class Cloud(Protocol):
     runner: LambdaRunner
+    clock: Clock
 
-    def client(self, service: str, region: str) -> Any: ...
+    def client(self, service: str, region: str, account: str | None = None) -> Any: ...
 
-    def function_environment(self, region: str, variables: Mapping[str, str]) -> dict[str, str]: ...
+    def function_environment(
+        self, region: str, variables: Mapping[str, str], account: str | None = None
+    ) -> dict[str, str]: ...
+
+
+class Cancellation(threading.Event):
+    """An event that also calls back whoever waits on something else (a custom resource waiting for its
+    answer) when it is set, so that no waiter has to look at it again and again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks_lock = threading.Lock()
+
+    def set(self) -> None:
+        with self._callbacks_lock:
+            super().set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def when_set(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` once this is set (at once when it already is)."""
+        with self._callbacks_lock:
+            if not self.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
 
 
 @dataclass
@@ -43,10 +72,10 @@ class Change:
     physical_id: str | None = None
     old_properties: dict[str, Any] | None = None
     # Set when CloudFormation cancels the operation (a sibling failed while this Create was running).
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    cancelled: Cancellation = field(default_factory=Cancellation)
 
     def client(self, service: str) -> Any:
-        return self.cloud.client(service, self.stack.region)
+        return self.cloud.client(service, self.stack.region, self.stack.account)
 
     def arn(self, service: str, resource: str, *, region: bool = True) -> str:
         where = self.stack.region if region else ""
@@ -137,9 +166,11 @@ class LambdaFunction:
     def create(self, change: Change) -> Outcome:
         name = str(change.properties.get("FunctionName") or generated_name(change, 64))
         code = _code_dir(change)
+        function = self._function(change, name, code)
+        _check_runnable(function)  # before moto has it: nothing is left behind
         change.client("lambda").create_function(
             FunctionName=name,
-            Runtime=change.properties.get("Runtime", "python3.12"),
+            Runtime=function.runtime,
             Role=change.properties["Role"],
             Handler=change.properties["Handler"],
             Code={"ZipFile": _zip(code)},
@@ -147,11 +178,13 @@ class LambdaFunction:
             MemorySize=int(change.properties.get("MemorySize", 128)),
             Environment={"Variables": _variables(change)},
         )
-        return self._register(change, name, code)
+        return self._register(change, function)
 
     def update(self, change: Change) -> Outcome:
         assert change.physical_id is not None
         code = _code_dir(change)
+        function = self._function(change, change.physical_id, code)
+        _check_runnable(function)
         lambdas = change.client("lambda")
         lambdas.update_function_code(FunctionName=change.physical_id, ZipFile=_zip(code))
         lambdas.update_function_configuration(
@@ -160,7 +193,7 @@ class LambdaFunction:
             Timeout=int(change.properties.get("Timeout", 3)),
             Environment={"Variables": _variables(change)},
         )
-        return self._register(change, change.physical_id, code)
+        return self._register(change, function)
 
     def delete(self, change: Change) -> None:
         assert change.physical_id is not None
@@ -171,26 +204,39 @@ class LambdaFunction:
         except lambdas.exceptions.ResourceNotFoundException:
             return
 
-    def _register(self, change: Change, name: str, code: Path) -> Outcome:
-        arn = change.arn("lambda", f"function:{name}")
+    def _function(self, change: Change, name: str, code: Path) -> Function:
+        """The function as the local Lambda runner runs it."""
         log_group = change.properties.get("LoggingConfig", {}).get("LogGroup", "")
-        change.cloud.runner.register(
-            Function(
-                name=name,
-                arn=arn,
-                code_dir=code,
-                handler=str(change.properties["Handler"]),
-                environment=change.cloud.function_environment(change.stack.region, _variables(change))
-                | {
-                    "AWS_LAMBDA_FUNCTION_NAME": name,
-                    "AWS_LAMBDA_LOG_GROUP_NAME": log_group or f"/aws/lambda/{name}",
-                },
-                timeout=float(change.properties.get("Timeout", 3)),
-                memory_mb=int(change.properties.get("MemorySize", 128)),
-                log_group=str(log_group),
+        return Function(
+            name=name,
+            arn=change.arn("lambda", f"function:{name}"),
+            code_dir=code,
+            handler=str(change.properties["Handler"]),
+            environment=change.cloud.function_environment(
+                change.stack.region, _variables(change), change.stack.account
             )
+            | {
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "AWS_LAMBDA_LOG_GROUP_NAME": log_group or f"/aws/lambda/{name}",
+            },
+            timeout=float(change.properties.get("Timeout", 3)),
+            memory_mb=int(change.properties.get("MemorySize", 128)),
+            log_group=str(log_group),
+            runtime=str(change.properties.get("Runtime", "python3.12")),
         )
-        return Outcome(name, {"Arn": arn})
+
+    def _register(self, change: Change, function: Function) -> Outcome:
+        _check_runnable(function)
+        change.cloud.runner.register(function)
+        return Outcome(function.name, {"Arn": function.arn})
+
+
+def _check_runnable(function: Function) -> None:
+    """A function the local Lambda runner cannot run fails its resource at once, naming its runtime."""
+    try:
+        runnable(function)
+    except UnsupportedRuntime as error:
+        raise ResourceFailed(str(error)) from error
 
 
 def _variables(change: Change) -> dict[str, str]:
@@ -329,7 +375,10 @@ def _policy_attributes(change: Change, name: str) -> dict[str, Any]:
 
 def default_providers() -> dict[str, Provider]:
     """The resource types the local cloud deploys besides custom resources, each with its provider."""
+    from local_cloud.cloudformation.ec2_providers import ec2_providers  # noqa: PLC0415 - it imports this module
+
     return {
+        **ec2_providers(),
         "AWS::CDK::Metadata": Recorded(),
         "AWS::Logs::LogGroup": Recorded(_log_group_attributes),
         "AWS::IAM::Policy": Recorded(_policy_attributes),

@@ -12,8 +12,7 @@ import random
 import secrets
 import ssl
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
 
 from local_cloud import serving
+from local_cloud.clock import Clock, ScaledClock
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -57,21 +57,19 @@ class _Pending:
     received: threading.Event = field(default_factory=threading.Event)
     body: dict[str, Any] | None = None
     received_at: float = 0.0
+    abandoned: bool = False  # CloudFormation stopped waiting; an answer is still accepted, as S3 would
 
 
 class ResponseEndpoint:
     def __init__(
-        self,
-        directory: Path,
-        *,
-        faults: ResponseFaults | None = None,
-        now: Callable[[], float] = time.time,
+        self, directory: Path, *, clock: Clock | None = None, faults: ResponseFaults | None = None
     ) -> None:
-        """`faults`: refusals and outages to inject; `now`: the clock the outages are measured on."""
+        """`clock`: the local cloud's, in whose seconds waits time out, answers are stamped and outages are
+        measured; `faults`: refusals and outages to inject."""
+        self._clock = clock or ScaledClock()
         self.faults = faults or ResponseFaults()
         self._rng = random.Random(self.faults.seed)
-        self._now = now
-        self._started = now()
+        self._started = self._clock.now()
         self.refused = 0
         self._authority = trustme.CA()
         self.ca_file = directory / "response-ca.pem"
@@ -84,7 +82,7 @@ class ResponseEndpoint:
     def start(self) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._authority.issue_cert(serving.LOOPBACK, "localhost").configure_cert(context)
-        self._started = self._now()
+        self._started = self._clock.now()
         self._server = serving.serve(self._app, ssl_context=context, name="local-response-url")
 
     def stop(self) -> None:
@@ -103,13 +101,21 @@ class ResponseEndpoint:
         )
 
     def wait(self, request_id: str, timeout: float) -> tuple[dict[str, Any], float] | None:
-        """The response body and when it arrived, or None when none came within `timeout` seconds."""
+        """The response body and when it arrived, or None when none came within `timeout` simulated seconds
+        or the wait was abandoned."""
         with self._lock:
             pending = self._pending[request_id]
-        if not pending.received.wait(timeout):
+        if not self._clock.wait(pending.received, timeout) or pending.abandoned:
             return None
         assert pending.body is not None
         return pending.body, pending.received_at
+
+    def abandon(self, request_id: str) -> None:
+        """Ends the wait for `request_id` with no answer (an answer put later is accepted and unused)."""
+        with self._lock:
+            pending = self._pending[request_id]
+            pending.abandoned = True
+        pending.received.set()
 
     def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -120,7 +126,7 @@ class ResponseEndpoint:
             response = Response("NoSuchKey", status=404)
         elif not secrets.compare_digest(request.args.get("X-Amz-Signature", ""), pending.secret):
             response = Response("SignatureDoesNotMatch", status=403)
-        elif pending.received.is_set():
+        elif pending.body is not None:
             response = Response("already answered", status=409)
         elif (status := self._refusal()) is not None:
             response = Response("injected fault: the answer was not stored", status=status)
@@ -130,7 +136,7 @@ class ResponseEndpoint:
 
     def _refusal(self) -> int | None:
         with self._lock:
-            status = refusal(self.faults, self._rng, self._now() - self._started)
+            status = refusal(self.faults, self._rng, self._clock.now() - self._started)
             if status is not None:
                 self.refused += 1
         return status
@@ -147,6 +153,6 @@ class ResponseEndpoint:
                 body = json.loads(data)
             except ValueError:
                 return Response("the response is not JSON", status=400)
-        pending.body, pending.received_at = body, time.time()
+        pending.body, pending.received_at = body, self._clock.now()
         pending.received.set()
         return Response("", status=200)

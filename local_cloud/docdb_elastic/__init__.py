@@ -1,10 +1,11 @@
-"""A local, wire-compatible Amazon DocumentDB Elastic Clusters service (snapshots and what they need).
+"""A local, wire-compatible Amazon DocumentDB Elastic Clusters service: snapshots, copies, and clusters
+created, restored from snapshots, updated and deleted.
 
 Layout, as in a moto backend: `state` (clusters, snapshots and their rules), `operations` (one function per
 operation), `wire` (rest-json in and out), `routing` (routes from the model), `identity` (account and region
-from SigV4), `faults` (throttling, injected errors, latency, copy outcomes), `service` (the WSGI app),
-`control` (the HTTP control API), `serving` (a WSGI app on loopback), `server` (the service served there),
-`pytest_plugin` (the `local_docdb_elastic` fixture) and `__main__` (the CLI).
+from SigV4), `faults` (throttling, injected errors, latency, copy and restore outcomes), `service` (the WSGI
+app), `control` (the HTTP control API), `serving` (a WSGI app on loopback), `server` (the service served
+there), `pytest_plugin` (the `local_docdb_elastic` fixture) and `__main__` (the CLI).
 
 It stands alone: it imports nothing else of `local_cloud` (which uses it, and its `serving`), so it can be
 used, and later shipped, on its own.

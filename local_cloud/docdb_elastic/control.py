@@ -26,7 +26,8 @@ def seed(backend: Backend, spec: Mapping[str, Any]) -> dict[str, list[str]]:
     """Create the clusters and snapshots a spec lists, in any account (12 digits) and region; answers their
     ARNs. Every item's account and region are checked before anything is created.
 
-    `{"clusters": [{"account", "region", "name", "kmsKeyId"?, "tags"?}],
+    `{"clusters": [{"account", "region", "name", "kmsKeyId"?, "tags"?, "adminUserName"?, "authType"?,
+                    "shardCapacity"?, "shardCount"?, "shardInstanceCount"?}],
       "snapshots": [{"account", "region", "name", "kmsKeyId"?, "tags"?, "clusterArn"?, "status"?,
                      "snapshotType"?, "snapshotId"?}]}`
     """
@@ -40,6 +41,7 @@ def seed(backend: Backend, spec: Mapping[str, Any]) -> dict[str, list[str]]:
             auth_type=item.get("authType", "PLAIN_TEXT"),
             shard_capacity=int(item.get("shardCapacity", 2)),
             shard_count=int(item.get("shardCount", 1)),
+            shard_instance_count=item.get("shardInstanceCount"),
             kms_key_id=item.get("kmsKeyId", ""),
             tags=item.get("tags"),
         ).arn

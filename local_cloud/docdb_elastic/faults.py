@@ -1,4 +1,4 @@
-"""Fault injection: throttling, injected errors, latency and copies that fail or never finish.
+"""Fault injection: throttling, injected errors, latency, and copies and restores that fail or never finish.
 
 Every random choice comes from one generator seeded by the caller, so a run with the same seed and the same
 sequence of calls meets the same faults. Token buckets and durations read the emulator's clock; with a
@@ -50,17 +50,22 @@ class ErrorRule:
         return self.operation in (ANY, operation) and (self.remaining is None or self.remaining > 0)
 
 
+COPY = "copy"
+RESTORE = "restore"
+
+
 @dataclass
-class CopyRule:
-    """What happens to copies whose target name matches `name` (a case-insensitive glob)."""
+class OutcomeRule:
+    """What happens to copies (or restores) whose new snapshot (or cluster) name matches `name` (a
+    case-insensitive glob)."""
 
     name: str
-    final_status: str | None  # None: the copy never finishes
+    final_status: str | None  # None: the work never finishes
     remaining: int | None
 
 
 @dataclass(frozen=True)
-class CopyFate:
+class Fate:
     final_status: str = "ACTIVE"
     finishes: bool = True
 
@@ -80,7 +85,7 @@ class Faults:
         self._buckets: dict[str, TokenBucket] = {}
         self._errors: list[ErrorRule] = []
         self._latency: dict[str, float] = {}
-        self._copies: list[CopyRule] = []
+        self._outcomes: dict[str, list[OutcomeRule]] = {COPY: [], RESTORE: []}
 
     def reseed(self, seed: int) -> None:
         with self._lock:
@@ -123,23 +128,33 @@ class Faults:
 
     def end_copies(self, status: str, *, name: str = ANY, times: int | None = None) -> None:
         """Copies to a matching name end in `status` (INACCESSIBLE_ENCRYPTION_CREDS, ...), not ACTIVE."""
-        allowed = service_model().shape_for("Status").metadata["enum"]
-        if status not in allowed:
-            raise ValueError(f"unknown status {status!r}; the model's statuses are {allowed}")
-        with self._lock:
-            self._copies.append(CopyRule(name, status, times))
+        self._add_outcome(COPY, OutcomeRule(name, _known_status(status), times))
 
     def stall_copies(self, *, name: str = ANY, times: int | None = None) -> None:
         """Copies to a matching name stay in their in-progress status for ever."""
+        self._add_outcome(COPY, OutcomeRule(name, None, times))
+
+    def end_restores(self, status: str, *, name: str = ANY, times: int | None = None) -> None:
+        """Clusters restored under a matching name end in `status` (INVALID_SUBNET_ID, ...), not ACTIVE."""
+        self._add_outcome(RESTORE, OutcomeRule(name, _known_status(status), times))
+
+    def stall_restores(self, *, name: str = ANY, times: int | None = None) -> None:
+        """Clusters restored under a matching name stay CREATING for ever."""
+        self._add_outcome(RESTORE, OutcomeRule(name, None, times))
+
+    def _add_outcome(self, work: str, rule: OutcomeRule) -> None:
+        if rule.remaining is not None and rule.remaining < 1:
+            raise ValueError(f"times must be at least 1, got {rule.remaining}")
         with self._lock:
-            self._copies.append(CopyRule(name, None, times))
+            self._outcomes[work].append(rule)
 
     def clear(self) -> None:
         with self._lock:
             self._buckets.clear()
             self._errors.clear()
             self._latency.clear()
-            self._copies.clear()
+            for rules in self._outcomes.values():
+                rules.clear()
 
     def check(self, operation: str, now: float) -> Verdict:
         """Decide one call's faults, in the order the service meets them: latency, throttling, errors."""
@@ -157,17 +172,24 @@ class Faults:
                     return Verdict(delay, errors.injected(rule.code, operation))
             return Verdict(delay)
 
-    def copy_fate(self, target_name: str) -> CopyFate:
+    def copy_fate(self, target_name: str) -> Fate:
+        return self._fate(COPY, target_name)
+
+    def restore_fate(self, cluster_name: str) -> Fate:
+        return self._fate(RESTORE, cluster_name)
+
+    def _fate(self, work: str, name: str) -> Fate:
+        """How the work on `name` ends: the first matching rule with uses left decides (and uses one)."""
         with self._lock:
-            for rule in self._copies:
-                if rule.remaining == 0 or not fnmatch.fnmatchcase(target_name.lower(), rule.name.lower()):
+            for rule in self._outcomes[work]:
+                if rule.remaining == 0 or not fnmatch.fnmatchcase(name.lower(), rule.name.lower()):
                     continue
                 if rule.remaining is not None:
                     rule.remaining -= 1
                 if rule.final_status is None:
-                    return CopyFate(finishes=False)
-                return CopyFate(final_status=rule.final_status)
-            return CopyFate()
+                    return Fate(finishes=False)
+                return Fate(final_status=rule.final_status)
+            return Fate()
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
@@ -175,14 +197,16 @@ class Faults:
                 "throttle": {name: {"rate": b.rate, "burst": b.burst} for name, b in self._buckets.items()},
                 "errors": [vars(rule).copy() for rule in self._errors],
                 "latency": dict(self._latency),
-                "copies": [vars(rule).copy() for rule in self._copies],
+                "copies": [vars(rule).copy() for rule in self._outcomes[COPY]],
+                "restores": [vars(rule).copy() for rule in self._outcomes[RESTORE]],
             }
 
     def apply(self, spec: Mapping[str, Any], now: float = 0.0) -> None:
         """Add one fault described as data (the CLI's and the control API's format), e.g.
         `{"kind": "fail", "operation": "GetClusterSnapshot", "error": "InternalServerException", "times": 2}`.
         Kinds: throttle (operation, rate, burst), fail (operation, error, times, probability),
-        latency (operation, seconds), copy-status (status, name, times), copy-stall (name, times)."""
+        latency (operation, seconds), copy-status and restore-status (status, name, times), copy-stall and
+        restore-stall (name, times)."""
         options = {key: value for key, value in spec.items() if key != "kind"}
         kind = spec.get("kind")
         try:
@@ -196,12 +220,25 @@ class Faults:
                 self.end_copies(options.pop("status"), **options)
             elif kind == "copy-stall":
                 self.stall_copies(**options)
+            elif kind == "restore-status":
+                self.end_restores(options.pop("status"), **options)
+            elif kind == "restore-stall":
+                self.stall_restores(**options)
             else:
                 raise ValueError(
-                    f"unknown fault kind {kind!r}; use throttle, fail, latency, copy-status or copy-stall"
+                    f"unknown fault kind {kind!r}; use throttle, fail, latency, copy-status, copy-stall, "
+                    "restore-status or restore-stall"
                 )
         except (TypeError, KeyError) as error:
             raise ValueError(f"fault {dict(spec)} is incomplete or has unknown options: {error}") from error
+
+
+def _known_status(status: str) -> str:
+    """A status of the model's `Status` enum (clusters and snapshots share it); ValueError for another."""
+    allowed = service_model().shape_for("Status").metadata["enum"]
+    if status not in allowed:
+        raise ValueError(f"unknown status {status!r}; the model's statuses are {allowed}")
+    return status
 
 
 def _check_operation(operation: str) -> None:

@@ -10,11 +10,11 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from local_cloud.docdb_elastic import errors
 from local_cloud.docdb_elastic.identity import Caller
-from local_cloud.docdb_elastic.state import Backend
+from local_cloud.docdb_elastic.state import DEFAULT_MAINTENANCE_WINDOW, Backend, ClusterChanges
 
 Params = Mapping[str, Any]
 Operation = Callable[[Backend, Caller, Params], dict[str, Any]]
@@ -29,10 +29,26 @@ def create_cluster(backend: Backend, caller: Caller, params: Params) -> dict[str
         auth_type=params["authType"],
         shard_capacity=params["shardCapacity"],
         shard_count=params["shardCount"],
+        shard_instance_count=params.get("shardInstanceCount"),
         kms_key_id=params.get("kmsKeyId", ""),
         subnet_ids=params.get("subnetIds", ()),
         vpc_security_group_ids=params.get("vpcSecurityGroupIds", ()),
-        preferred_maintenance_window=params.get("preferredMaintenanceWindow", "sun:03:00-sun:03:30"),
+        preferred_maintenance_window=params.get("preferredMaintenanceWindow", DEFAULT_MAINTENANCE_WINDOW),
+        tags=params.get("tags"),
+    )
+    return {"cluster": cluster.view(backend.clock.now())}
+
+
+def restore_cluster_from_snapshot(backend: Backend, caller: Caller, params: Params) -> dict[str, Any]:
+    cluster = backend.restore_cluster(
+        caller,
+        snapshot_arn=params["snapshotArn"],
+        name=params["clusterName"],
+        kms_key_id=params.get("kmsKeyId", ""),
+        shard_capacity=params.get("shardCapacity"),
+        shard_instance_count=params.get("shardInstanceCount"),
+        subnet_ids=params.get("subnetIds", ()),
+        vpc_security_group_ids=params.get("vpcSecurityGroupIds", ()),
         tags=params.get("tags"),
     )
     return {"cluster": cluster.view(backend.clock.now())}
@@ -40,6 +56,34 @@ def create_cluster(backend: Backend, caller: Caller, params: Params) -> dict[str
 
 def get_cluster(backend: Backend, caller: Caller, params: Params) -> dict[str, Any]:
     return {"cluster": backend.cluster(caller, params["clusterArn"]).view(backend.clock.now())}
+
+
+def list_clusters(backend: Backend, caller: Caller, params: Params) -> dict[str, Any]:
+    """A page of clusters, with tokens as ListClusterSnapshots has them."""
+    now = backend.clock.now()
+    page, token = _page(backend.clusters(caller), params)
+    return {"clusters": [cluster.summary(now) for cluster in page], **token}
+
+
+def update_cluster(backend: Backend, caller: Caller, params: Params) -> dict[str, Any]:
+    changes = ClusterChanges(
+        auth_type=params.get("authType"),
+        backup_retention_period=params.get("backupRetentionPeriod"),
+        preferred_backup_window=params.get("preferredBackupWindow"),
+        preferred_maintenance_window=params.get("preferredMaintenanceWindow"),
+        shard_capacity=params.get("shardCapacity"),
+        shard_count=params.get("shardCount"),
+        shard_instance_count=params.get("shardInstanceCount"),
+        subnet_ids=params.get("subnetIds"),
+        vpc_security_group_ids=params.get("vpcSecurityGroupIds"),
+    )
+    cluster = backend.update_cluster(caller, params["clusterArn"], changes)
+    return {"cluster": cluster.view(backend.clock.now())}
+
+
+def delete_cluster(backend: Backend, caller: Caller, params: Params) -> dict[str, Any]:
+    cluster = backend.delete_cluster(caller, params["clusterArn"])
+    return {"cluster": cluster.view(backend.clock.now())}
 
 
 def create_cluster_snapshot(backend: Backend, caller: Caller, params: Params) -> dict[str, Any]:
@@ -66,23 +110,12 @@ def get_cluster_snapshot(backend: Backend, caller: Caller, params: Params) -> di
 
 
 def list_cluster_snapshots(backend: Backend, caller: Caller, params: Params) -> dict[str, Any]:
-    """A page of snapshots. The token names the last snapshot returned, so deletions between pages neither
-    repeat nor skip the others."""
-    after = _decode_token(params["nextToken"]) if params.get("nextToken") else 0
-    size = int(params.get("maxResults", DEFAULT_PAGE_SIZE))
-    found = [
-        snapshot
-        for snapshot in backend.snapshots(
-            caller, cluster_arn=params.get("clusterArn"), snapshot_type=params.get("snapshotType")
-        )
-        if snapshot.sequence > after
-    ]
     now = backend.clock.now()
-    page = found[:size]
-    result: dict[str, Any] = {"snapshots": [snapshot.summary(now) for snapshot in page]}
-    if len(found) > size:
-        result["nextToken"] = _encode_token(page[-1].sequence)
-    return result
+    found = backend.snapshots(
+        caller, cluster_arn=params.get("clusterArn"), snapshot_type=params.get("snapshotType")
+    )
+    page, token = _page(found, params)
+    return {"snapshots": [snapshot.summary(now) for snapshot in page], **token}
 
 
 def delete_cluster_snapshot(backend: Backend, caller: Caller, params: Params) -> dict[str, Any]:
@@ -106,7 +139,11 @@ def list_tags_for_resource(backend: Backend, caller: Caller, params: Params) -> 
 
 SUPPORTED: dict[str, Operation] = {
     "CreateCluster": create_cluster,
+    "RestoreClusterFromSnapshot": restore_cluster_from_snapshot,
     "GetCluster": get_cluster,
+    "ListClusters": list_clusters,
+    "UpdateCluster": update_cluster,
+    "DeleteCluster": delete_cluster,
     "CreateClusterSnapshot": create_cluster_snapshot,
     "CopyClusterSnapshot": copy_cluster_snapshot,
     "GetClusterSnapshot": get_cluster_snapshot,
@@ -116,6 +153,24 @@ SUPPORTED: dict[str, Operation] = {
     "UntagResource": untag_resource,
     "ListTagsForResource": list_tags_for_resource,
 }
+
+
+class Sequenced(Protocol):
+    @property
+    def sequence(self) -> int: ...
+
+
+_Item = TypeVar("_Item", bound=Sequenced)
+
+
+def _page(found: list[_Item], params: Params) -> tuple[list[_Item], dict[str, str]]:
+    """One page of `found` (oldest first) and the `nextToken` member when more follow. The token names the
+    last item returned, so deletions between pages neither repeat nor skip the others."""
+    after = _decode_token(params["nextToken"]) if params.get("nextToken") else 0
+    size = int(params.get("maxResults", DEFAULT_PAGE_SIZE))
+    rest = [item for item in found if item.sequence > after]
+    page = rest[:size]
+    return page, ({"nextToken": _encode_token(page[-1].sequence)} if len(rest) > size else {})
 
 
 def _encode_token(sequence: int) -> str:

@@ -1,8 +1,8 @@
 """The service's state: clusters and snapshots per account and region, and the rules they live by.
 
-Statuses move with the clock rather than with background threads: a snapshot knows when its work settles
-and what it settles into, and every read sees the status of that moment. One lock guards everything, so
-concurrent clients see the service's rules (unique names, quotas) hold.
+Statuses move with the clock rather than with background threads: a snapshot or cluster knows when its work
+settles and what it settles into, and every read sees the status of that moment. One lock guards everything,
+so concurrent clients see the service's rules (unique names, quotas) hold.
 
 The rules are re-implemented here from the service's documentation on purpose, not imported from the
 handler's `copied_snapshot_runtime`: a stand-in that shared the handler's code would agree with its bugs.
@@ -28,12 +28,27 @@ ACTIVE = "ACTIVE"
 CREATING = "CREATING"
 COPYING = "COPYING"
 DELETING = "DELETING"
+UPDATING = "UPDATING"
 MANUAL = "MANUAL"
 AUTOMATED = "AUTOMATED"
 # The model bounds how many tag keys one call may remove; AWS resources hold at most as many tags.
 MAX_TAGS = int(service_model().shape_for("TagKeyList").metadata["max"])
 DEFAULT_SNAPSHOT_QUOTA = 100
 ENDPOINT_DOMAIN = "docdb-elastic.amazonaws.com"
+# Assumed: clients reach an elastic cluster on MongoDB's default port. The API's Cluster shape has no port
+# member, so only the state dump shows it.
+PORT = 27017
+# Shard rules as the model docs of CreateCluster and UpdateCluster state them ("Allowed values are 2, 4, 8,
+# 16, 32, 64"; "Maximum is 32"); the model does not express them. Assumed: at least one shard, and 1-16
+# instances a shard (the docs give no bounds for shardInstanceCount).
+SHARD_CAPACITIES = (2, 4, 8, 16, 32, 64)
+MAX_SHARD_COUNT = 32
+MAX_SHARD_INSTANCE_COUNT = 16
+# Assumed: what a cluster created without these members has (the model docs give no defaults).
+DEFAULT_SHARD_INSTANCE_COUNT = 1
+DEFAULT_BACKUP_RETENTION_DAYS = 1
+DEFAULT_BACKUP_WINDOW = "07:00-07:30"
+DEFAULT_MAINTENANCE_WINDOW = "sun:03:00-sun:03:30"
 
 # Snapshot and cluster names, as the API documentation states them: 1-63 letters, digits or hyphens, a
 # letter first, no trailing hyphen and no two hyphens in a row. The model only bounds the length.
@@ -55,6 +70,24 @@ class Durations:
     snapshot: float = 0.0
     copy: float = 0.0
     delete: float = 0.0
+    restore: float = 0.0
+    update: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClusterChanges:
+    """What UpdateCluster may change on a cluster (model of UpdateCluster); None leaves a value as it is.
+    The admin password and the client token are accepted by the operation but not kept."""
+
+    auth_type: str | None = None
+    backup_retention_period: int | None = None
+    preferred_backup_window: str | None = None
+    preferred_maintenance_window: str | None = None
+    shard_capacity: int | None = None
+    shard_count: int | None = None
+    shard_instance_count: int | None = None
+    subnet_ids: list[str] | None = None
+    vpc_security_group_ids: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,43 +117,73 @@ def default_key_arn(account: str, region: str) -> str:
     return f"arn:{partition_of(region)}:kms:{region}:{account}:key/{key_id}"
 
 
+def settled_status(
+    working_status: str, settles_at: float | None, final_status: str, gone_at: float | None, now: float
+) -> str:
+    """A resource's status at `now`: DELETING once deletion started, its working status (CREATING, COPYING,
+    UPDATING) until its work settles (never, when `settles_at` is None), then the status it settles into."""
+    if gone_at is not None:
+        return DELETING
+    if settles_at is None or now < settles_at:
+        return working_status
+    return final_status
+
+
 @dataclass
 class Cluster:
     arn: str
     name: str
     account: str
     region: str
+    sequence: int
     created_at: float
-    ready_at: float
     kms_key_id: str
     admin_user_name: str
     auth_type: str
     shard_capacity: int
     shard_count: int
+    shard_instance_count: int
     subnet_ids: list[str]
     vpc_security_group_ids: list[str]
     preferred_maintenance_window: str
+    working_status: str  # CREATING or UPDATING until the work settles
+    settles_at: float | None  # None: never
+    final_status: str = ACTIVE
+    backup_retention_period: int = DEFAULT_BACKUP_RETENTION_DAYS
+    preferred_backup_window: str = DEFAULT_BACKUP_WINDOW
     tags: dict[str, str] = field(default_factory=dict)
+    gone_at: float | None = None  # set when deletion starts
 
     def status(self, now: float) -> str:
-        return ACTIVE if now >= self.ready_at else CREATING
+        return settled_status(self.working_status, self.settles_at, self.final_status, self.gone_at, now)
+
+    @property
+    def endpoint(self) -> str:
+        """Assumed format (no document states it): `<name>-<account>.<region>.docdb-elastic.amazonaws.com`."""
+        return f"{self.name}-{self.account}.{self.region}.{ENDPOINT_DOMAIN}"
 
     def view(self, now: float) -> dict[str, Any]:
         return {
             "adminUserName": self.admin_user_name,
             "authType": self.auth_type,
+            "backupRetentionPeriod": self.backup_retention_period,
             "clusterArn": self.arn,
-            "clusterEndpoint": f"{self.name.lower()}-{self.account}.{self.region}.{ENDPOINT_DOMAIN}",
+            "clusterEndpoint": self.endpoint,
             "clusterName": self.name,
             "createTime": iso(self.created_at),
             "kmsKeyId": self.kms_key_id,
+            "preferredBackupWindow": self.preferred_backup_window,
             "preferredMaintenanceWindow": self.preferred_maintenance_window,
             "shardCapacity": self.shard_capacity,
             "shardCount": self.shard_count,
+            "shardInstanceCount": self.shard_instance_count,
             "status": self.status(now),
             "subnetIds": list(self.subnet_ids),
             "vpcSecurityGroupIds": list(self.vpc_security_group_ids),
         }
+
+    def summary(self, now: float) -> dict[str, Any]:
+        return {"clusterArn": self.arn, "clusterName": self.name, "status": self.status(now)}
 
 
 @dataclass
@@ -143,13 +206,14 @@ class Snapshot:
     vpc_security_group_ids: list[str]
     tags: dict[str, str] = field(default_factory=dict)
     gone_at: float | None = None  # set when deletion starts
+    # What a cluster restored from it gets unless the restore says otherwise: its source cluster's settings.
+    auth_type: str = "PLAIN_TEXT"
+    shard_capacity: int = SHARD_CAPACITIES[0]
+    shard_count: int = 1
+    shard_instance_count: int = DEFAULT_SHARD_INSTANCE_COUNT
 
     def status(self, now: float) -> str:
-        if self.gone_at is not None:
-            return DELETING
-        if self.settles_at is None or now < self.settles_at:
-            return self.working_status
-        return self.final_status
+        return settled_status(self.working_status, self.settles_at, self.final_status, self.gone_at, now)
 
     def view(self, now: float) -> dict[str, Any]:
         return {
@@ -239,45 +303,129 @@ class Backend:
         auth_type: str,
         shard_capacity: int,
         shard_count: int,
+        shard_instance_count: int | None = None,
         kms_key_id: str = "",
         subnet_ids: Iterable[str] = (),
         vpc_security_group_ids: Iterable[str] = (),
-        preferred_maintenance_window: str = "sun:03:00-sun:03:30",
+        preferred_maintenance_window: str = DEFAULT_MAINTENANCE_WINDOW,
         tags: Mapping[str, str] | None = None,
     ) -> Cluster:
-        _check_name("clusterName", name)
-        _check_tag_count(tags or {})
-        _check_key_region(kms_key_id, caller.region)
+        instances = DEFAULT_SHARD_INSTANCE_COUNT if shard_instance_count is None else shard_instance_count
+        _check_shards(shard_capacity, shard_count, instances)
         with self._lock:
-            now = self.clock.now()
-            taken = self._cluster_named(caller.account, caller.region, name)
-            if taken is not None:
-                raise errors.conflict(errors.CLUSTER, taken.arn, f"A cluster named {name} already exists")
-            cluster = Cluster(
-                arn=self._arn(caller.account, caller.region, errors.CLUSTER),
+            return self._new_cluster(
+                caller,
                 name=name,
-                account=caller.account,
-                region=caller.region,
-                created_at=now,
-                ready_at=now + self.durations.cluster,
-                kms_key_id=kms_key_id or default_key_arn(caller.account, caller.region),
+                kms_key_id=kms_key_id,
+                tags=tags,
                 admin_user_name=admin_user_name,
                 auth_type=auth_type,
                 shard_capacity=shard_capacity,
                 shard_count=shard_count,
+                shard_instance_count=instances,
                 subnet_ids=list(subnet_ids) or [f"subnet-{self._hex(8)}"],
                 vpc_security_group_ids=list(vpc_security_group_ids) or [f"sg-{self._hex(8)}"],
                 preferred_maintenance_window=preferred_maintenance_window,
-                tags=dict(tags or {}),
+                settles_at=self.clock.now() + self.durations.cluster,
             )
-            self._clusters[cluster.arn] = cluster
-            return cluster
+
+    def restore_cluster(
+        self,
+        caller: Caller,
+        *,
+        snapshot_arn: str,
+        name: str,
+        kms_key_id: str = "",
+        shard_capacity: int | None = None,
+        shard_instance_count: int | None = None,
+        subnet_ids: Iterable[str] = (),
+        vpc_security_group_ids: Iterable[str] = (),
+        tags: Mapping[str, str] | None = None,
+    ) -> Cluster:
+        """A new cluster from an ACTIVE snapshot of the caller's account and region, CREATING for the restore
+        duration (or for ever, or into a failure status, as the faults decide).
+
+        Assumed: capacity, shard count, instances, admin user, auth type, subnets and security groups the
+        request leaves out are the snapshot's source cluster's. The key the request leaves out is the
+        account's default key of the region, as the model docs of RestoreClusterFromSnapshot's `kmsKeyId`
+        say ("If an encryption key is not specified here, Amazon DocumentDB uses the default encryption key
+        that KMS creates for your account"), not the snapshot's key."""
+        with self._lock:
+            _check_name("clusterName", name)
+            now = self.clock.now()
+            source = self._source(caller, snapshot_arn, now, doing="restored")
+            capacity = source.shard_capacity if shard_capacity is None else shard_capacity
+            instances = source.shard_instance_count if shard_instance_count is None else shard_instance_count
+            _check_shards(capacity, source.shard_count, instances)
+            fate = self.faults.restore_fate(name)
+            return self._new_cluster(
+                caller,
+                name=name,
+                kms_key_id=kms_key_id,
+                tags=tags,
+                admin_user_name=source.admin_user_name,
+                auth_type=source.auth_type,
+                shard_capacity=capacity,
+                shard_count=source.shard_count,
+                shard_instance_count=instances,
+                subnet_ids=list(subnet_ids) or list(source.subnet_ids),
+                vpc_security_group_ids=list(vpc_security_group_ids) or list(source.vpc_security_group_ids),
+                preferred_maintenance_window=DEFAULT_MAINTENANCE_WINDOW,
+                settles_at=now + self.durations.restore if fate.finishes else None,
+                final_status=fate.final_status,
+            )
 
     def cluster(self, caller: Caller, arn: str) -> Cluster:
         with self._lock:
+            self._sweep()
             cluster = self._clusters.get(arn)
             if cluster is None or cluster.account != caller.account or cluster.region != caller.region:
                 raise errors.not_found(errors.CLUSTER, arn)
+            return cluster
+
+    def clusters(self, caller: Caller) -> list[Cluster]:
+        """The caller's clusters in its region, oldest first."""
+        with self._lock:
+            self._sweep()
+            place = (caller.account, caller.region)
+            mine = [c for c in self._clusters.values() if (c.account, c.region) == place]
+            return sorted(mine, key=lambda item: item.sequence)
+
+    def update_cluster(self, caller: Caller, arn: str, changes: ClusterChanges) -> Cluster:
+        """Apply what UpdateCluster may change; the cluster is UPDATING for the update duration. Assumed:
+        only an ACTIVE cluster can be updated (ConflictException otherwise), the new values show at once,
+        and a request that changes nothing still starts an update."""
+        with self._lock:
+            now = self.clock.now()
+            cluster = self.cluster(caller, arn)
+            status = cluster.status(now)
+            if status != ACTIVE:
+                raise errors.conflict(
+                    errors.CLUSTER, arn, f"Cluster {arn} is {status}; only an ACTIVE cluster can be updated"
+                )
+            updated = replace(
+                cluster, **{name: value for name, value in vars(changes).items() if value is not None}
+            )
+            _check_shards(updated.shard_capacity, updated.shard_count, updated.shard_instance_count)
+            for name in vars(changes):
+                setattr(cluster, name, getattr(updated, name))
+            cluster.working_status, cluster.settles_at = UPDATING, now + self.durations.update
+            cluster.final_status = ACTIVE
+            return cluster
+
+    def delete_cluster(self, caller: Caller, arn: str) -> Cluster:
+        """Start deleting a cluster: DELETING for the delete duration, then gone. Assumed: a cluster being
+        updated or already deleted cannot be deleted (ConflictException); one still being created or in a
+        failure status can, so nothing has to be left behind."""
+        with self._lock:
+            now = self.clock.now()
+            cluster = self.cluster(caller, arn)
+            status = cluster.status(now)
+            if status in (UPDATING, DELETING):
+                raise errors.conflict(
+                    errors.CLUSTER, arn, f"Cluster {arn} is {status} and cannot be deleted now"
+                )
+            cluster.gone_at = now + self.durations.delete
             return cluster
 
     # -- snapshots -----------------------------------------------------------------------------------------
@@ -308,6 +456,7 @@ class Backend:
                 subnet_ids=cluster.subnet_ids,
                 vpc_security_group_ids=cluster.vpc_security_group_ids,
                 tags=tags or {},
+                **_settings_of(cluster),
             )
             return snapshot
 
@@ -343,6 +492,7 @@ class Backend:
                 subnet_ids=source.subnet_ids,
                 vpc_security_group_ids=source.vpc_security_group_ids,
                 tags=merged,
+                **_settings_of(source),
             )
 
     def snapshot(self, caller: Caller, arn: str) -> Snapshot:
@@ -417,14 +567,16 @@ class Backend:
         snapshot_type: str = MANUAL,
         snapshot_id: str | None = None,
     ) -> Snapshot:
-        """A snapshot that already exists, as a test or a demo needs it (its cluster need not exist).
-        `snapshot_id` fixes the end of its ARN, for apps that name a source by ARN."""
+        """A snapshot that already exists, as a test or a demo needs it (its cluster need not exist; when it
+        does, the snapshot has its settings). `snapshot_id` fixes the end of its ARN, for apps that name a
+        source by ARN."""
         caller = Caller(account, region, account)
         _check_name("name", name)
         with self._lock:
             now = self.clock.now()
             self._check_new_snapshot(caller, name, now, count_quota=False)
             arn = None
+            cluster = self._clusters.get(cluster_arn or "")
             if snapshot_id is not None:
                 arn = self._arn(account, region, errors.SNAPSHOT, snapshot_id)
                 if parse_arn(arn) is None or arn in self._snapshots:
@@ -435,15 +587,18 @@ class Backend:
                 name=name,
                 cluster_arn=cluster_arn or self._arn(account, region, errors.CLUSTER),
                 cluster_created_at=now,
-                admin_user_name="admin",
+                admin_user_name=cluster.admin_user_name if cluster else "admin",
                 kms_key_id=kms_key_id,
                 working_status=status,
                 settles_at=now,
                 final_status=status,
-                subnet_ids=[f"subnet-{self._hex(8)}"],
-                vpc_security_group_ids=[f"sg-{self._hex(8)}"],
+                subnet_ids=list(cluster.subnet_ids) if cluster else [f"subnet-{self._hex(8)}"],
+                vpc_security_group_ids=(
+                    list(cluster.vpc_security_group_ids) if cluster else [f"sg-{self._hex(8)}"]
+                ),
                 tags=tags or {},
                 snapshot_type=snapshot_type,
+                **(_settings_of(cluster) if cluster else {}),
             )
 
     def settles_at(self, arn: str) -> float | None:
@@ -457,7 +612,10 @@ class Backend:
             self._sweep()
             now = self.clock.now()
             return {
-                "clusters": [{**c.view(now), "tags": dict(c.tags)} for c in self._clusters.values()],
+                "clusters": [
+                    {**c.view(now), "port": PORT, "tags": dict(c.tags)}
+                    for c in sorted(self._clusters.values(), key=lambda item: item.sequence)
+                ],
                 "snapshots": [
                     {**s.view(now), "tags": dict(s.tags)}
                     for s in sorted(self._snapshots.values(), key=lambda item: item.sequence)
@@ -504,11 +662,13 @@ class Backend:
                 f"snapshots in {caller.region}"
             )
 
-    def _source(self, caller: Caller, arn: str, now: float) -> Snapshot:
+    def _source(self, caller: Caller, arn: str, now: float, *, doing: str = "copied") -> Snapshot:
+        """The ACTIVE snapshot of the caller's account and region a copy or a restore starts from. Assumed:
+        a snapshot that is not ACTIVE is a ConflictException, for a restore as for a copy."""
         parsed = parse_arn(arn)
         if parsed is None or parsed.kind != errors.SNAPSHOT:
             raise errors.validation(f"{arn} is not a cluster snapshot ARN", "fieldValidationFailed")
-        _check_same_place(arn, parsed, caller)
+        _check_same_place(arn, parsed, caller, doing)
         self._sweep()
         source = self._snapshots.get(arn)
         if source is None or source.account != caller.account or source.region != caller.region:
@@ -539,9 +699,49 @@ class Backend:
         )
 
     def _sweep(self) -> None:
+        """Forget what finished deleting."""
         now = self.clock.now()
         for arn in [arn for arn, s in self._snapshots.items() if s.gone_at is not None and now >= s.gone_at]:
             del self._snapshots[arn]
+        for arn in [arn for arn, c in self._clusters.items() if c.gone_at is not None and now >= c.gone_at]:
+            del self._clusters[arn]
+
+    def _new_cluster(
+        self,
+        caller: Caller,
+        *,
+        name: str,
+        kms_key_id: str,
+        tags: Mapping[str, str] | None,
+        settles_at: float | None,
+        **values: Any,
+    ) -> Cluster:
+        """A CREATING cluster of the caller's account and region, under a name no cluster there has (ignoring
+        case), with its key (the account's default of the region when none is given) and tags checked."""
+        _check_name("clusterName", name)
+        _check_tag_count(tags or {})
+        _check_key_region(kms_key_id, caller.region)
+        self._sweep()
+        taken = self._cluster_named(caller.account, caller.region, name)
+        if taken is not None:
+            raise errors.conflict(errors.CLUSTER, taken.arn, f"A cluster named {name} already exists")
+        self._sequence += 1
+        cluster = Cluster(
+            arn=self._arn(caller.account, caller.region, errors.CLUSTER),
+            # "This parameter is stored as a lowercase string" (model docs of CreateCluster's clusterName).
+            name=name.lower(),
+            account=caller.account,
+            region=caller.region,
+            sequence=self._sequence,
+            created_at=self.clock.now(),
+            kms_key_id=kms_key_id or default_key_arn(caller.account, caller.region),
+            working_status=CREATING,
+            settles_at=settles_at,
+            tags=dict(tags or {}),
+            **values,
+        )
+        self._clusters[cluster.arn] = cluster
+        return cluster
 
     def _arn(self, account: str, region: str, kind: str, resource_id: str | None = None) -> str:
         resource_id = resource_id or str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
@@ -561,6 +761,33 @@ def _check_name(member: str, name: str) -> None:
         )
 
 
+def _check_shards(capacity: int, count: int, instances: int) -> None:
+    """The shard rules the model docs state in words (see SHARD_CAPACITIES)."""
+    found = []
+    if capacity not in SHARD_CAPACITIES:
+        found.append(("shardCapacity", f"{capacity} is not one of {', '.join(map(str, SHARD_CAPACITIES))}"))
+    if not 1 <= count <= MAX_SHARD_COUNT:
+        found.append(("shardCount", f"{count} is not from 1 to {MAX_SHARD_COUNT}"))
+    if not 1 <= instances <= MAX_SHARD_INSTANCE_COUNT:
+        found.append(("shardInstanceCount", f"{instances} is not from 1 to {MAX_SHARD_INSTANCE_COUNT}"))
+    if found:
+        raise errors.validation(
+            "; ".join(f"{member} {message}" for member, message in found),
+            "fieldValidationFailed",
+            [{"name": member, "message": message} for member, message in found],
+        )
+
+
+def _settings_of(source: Cluster | Snapshot) -> dict[str, Any]:
+    """The settings a snapshot keeps of its cluster, for clusters restored from it."""
+    return {
+        "auth_type": source.auth_type,
+        "shard_capacity": source.shard_capacity,
+        "shard_count": source.shard_count,
+        "shard_instance_count": source.shard_instance_count,
+    }
+
+
 def _check_tag_count(tags: Mapping[str, str]) -> None:
     if len(tags) > MAX_TAGS:
         raise errors.validation(
@@ -569,17 +796,17 @@ def _check_tag_count(tags: Mapping[str, str]) -> None:
         )
 
 
-def _check_same_place(arn: str, source: ParsedArn, caller: Caller) -> None:
+def _check_same_place(arn: str, source: ParsedArn, caller: Caller, doing: str) -> None:
     """Elastic cluster snapshots are copied "within the same region and within the same account"
     (DocumentDB Developer Guide, "Managing elastic cluster snapshots" > "Copying an elastic cluster
-    snapshot"). Assumed: the service refuses any other source with a ValidationException; the wording is
-    this service's own."""
+    snapshot"). Assumed: the service refuses any other source with a ValidationException, for a restore as
+    for a copy; the wording is this service's own."""
     here = (caller.partition, caller.region, caller.account)
     there = (source.partition, source.region, source.account)
     if there != here:
         raise errors.validation(
             f"Source snapshot {arn} is not in {caller.region} of account {caller.account}: elastic cluster "
-            "snapshots can only be copied within the same region and the same account",
+            f"snapshots can only be {doing} within the same region and the same account",
             "fieldValidationFailed",
             [{"name": "snapshotArn", "message": "not in the same region and account"}],
         )

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from local_cloud.clock import ScaledClock
 from local_cloud.cloudformation.responses import ResponseEndpoint, ResponseFaults, refusal
 
 
@@ -39,15 +40,26 @@ def _put(url: str, ca_file: Path) -> int:
         return error.code
 
 
+class SetClock(ScaledClock):
+    """Real-time waits, but a time of day the test sets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at = 0.0
+
+    def now(self) -> float:
+        return self.at
+
+
 def test_a_refused_answer_is_not_stored_and_the_next_delivery_is(tmp_path: Path) -> None:
-    now = [0.0]
-    endpoint = ResponseEndpoint(tmp_path, faults=ResponseFaults(outages=((0.0, 5.0),)), now=lambda: now[0])
+    clock = SetClock()
+    endpoint = ResponseEndpoint(tmp_path, faults=ResponseFaults(outages=((0.0, 5.0),)), clock=clock)
     endpoint.start()
     try:
         url = endpoint.url_for("request-1")
         assert _put(url, endpoint.ca_file) == 503
         assert endpoint.wait("request-1", 0.1) is None
-        now[0] = 5.0
+        clock.at = 5.0
         assert _put(url, endpoint.ca_file) == 200
         answered = endpoint.wait("request-1", 1.0)
         assert answered is not None and answered[0]["Status"] == "SUCCESS"
