@@ -119,6 +119,28 @@ def test_copy_that_never_finishes_only_for_the_next_n(served: Served) -> None:
     assert later["status"] == "ACTIVE"
 
 
+def test_a_copy_stalled_for_a_while_becomes_active_that_much_later(served: Served) -> None:
+    served.service.backend.configure(durations={"copy": 100})
+    served.service.faults.apply({"kind": "copy-stall", "name": "late", "times": 1, "seconds": 500})
+    source = served.seed_snapshot()
+    late = served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="late")["snapshot"]
+    on_time = served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="on-time")[
+        "snapshot"
+    ]
+
+    def status(snapshot: dict[str, Any]) -> str:
+        return str(
+            served.client.get_cluster_snapshot(snapshotArn=snapshot["snapshotArn"])["snapshot"]["status"]
+        )
+
+    served.clock.advance(101)
+    assert (status(late), status(on_time)) == ("COPYING", "ACTIVE")
+    served.clock.advance(500)
+    assert status(late) == "ACTIVE"
+    with pytest.raises(ValueError, match="more than 0 seconds"):
+        served.service.faults.stall_copies(seconds=0)
+
+
 def restore(served: Served, snapshot: str, name: str) -> dict[str, Any]:
     return dict(
         served.client.restore_cluster_from_snapshot(snapshotArn=snapshot, clusterName=name)["cluster"]
@@ -195,8 +217,8 @@ def test_faults_as_data_and_their_errors() -> None:
     faults.apply({"kind": "restore-stall", "name": "s-*"})
     described = faults.describe()
     assert described["restores"] == [
-        {"name": "r-*", "final_status": "INVALID_SUBNET_ID", "remaining": 2},
-        {"name": "s-*", "final_status": None, "remaining": None},
+        {"name": "r-*", "final_status": "INVALID_SUBNET_ID", "remaining": 2, "late": 0.0},
+        {"name": "s-*", "final_status": None, "remaining": None, "late": 0.0},
     ]
     assert described["throttle"] == {"CopyClusterSnapshot": {"rate": 2, "burst": 5.0}}
     assert described["latency"] == {"GetClusterSnapshot": 0.5}

@@ -62,12 +62,14 @@ class OutcomeRule:
     name: str
     final_status: str | None  # None: the work never finishes
     remaining: int | None
+    late: float = 0.0  # seconds the work takes beyond its usual duration
 
 
 @dataclass(frozen=True)
 class Fate:
     final_status: str = "ACTIVE"
     finishes: bool = True
+    late: float = 0.0  # seconds beyond the usual duration
 
 
 @dataclass(frozen=True)
@@ -130,17 +132,23 @@ class Faults:
         """Copies to a matching name end in `status` (INACCESSIBLE_ENCRYPTION_CREDS, ...), not ACTIVE."""
         self._add_outcome(COPY, OutcomeRule(name, _known_status(status), times))
 
-    def stall_copies(self, *, name: str = ANY, times: int | None = None) -> None:
-        """Copies to a matching name stay in their in-progress status for ever."""
-        self._add_outcome(COPY, OutcomeRule(name, None, times))
+    def stall_copies(
+        self, *, name: str = ANY, times: int | None = None, seconds: float | None = None
+    ) -> None:
+        """Copies to a matching name stay in their in-progress status for ever, or `seconds` longer than
+        usual and then become ACTIVE."""
+        self._add_outcome(COPY, _stall(name, times, seconds))
 
     def end_restores(self, status: str, *, name: str = ANY, times: int | None = None) -> None:
         """Clusters restored under a matching name end in `status` (INVALID_SUBNET_ID, ...), not ACTIVE."""
         self._add_outcome(RESTORE, OutcomeRule(name, _known_status(status), times))
 
-    def stall_restores(self, *, name: str = ANY, times: int | None = None) -> None:
-        """Clusters restored under a matching name stay CREATING for ever."""
-        self._add_outcome(RESTORE, OutcomeRule(name, None, times))
+    def stall_restores(
+        self, *, name: str = ANY, times: int | None = None, seconds: float | None = None
+    ) -> None:
+        """Clusters restored under a matching name stay CREATING for ever, or `seconds` longer than usual
+        and then become ACTIVE."""
+        self._add_outcome(RESTORE, _stall(name, times, seconds))
 
     def _add_outcome(self, work: str, rule: OutcomeRule) -> None:
         if rule.remaining is not None and rule.remaining < 1:
@@ -188,7 +196,7 @@ class Faults:
                     rule.remaining -= 1
                 if rule.final_status is None:
                     return Fate(finishes=False)
-                return Fate(final_status=rule.final_status)
+                return Fate(final_status=rule.final_status, late=rule.late)
             return Fate()
 
     def describe(self) -> dict[str, Any]:
@@ -206,7 +214,7 @@ class Faults:
         `{"kind": "fail", "operation": "GetClusterSnapshot", "error": "InternalServerException", "times": 2}`.
         Kinds: throttle (operation, rate, burst), fail (operation, error, times, probability),
         latency (operation, seconds), copy-status and restore-status (status, name, times), copy-stall and
-        restore-stall (name, times)."""
+        restore-stall (name, times, seconds: how much longer; default for ever)."""
         options = {key: value for key, value in spec.items() if key != "kind"}
         kind = spec.get("kind")
         try:
@@ -231,6 +239,14 @@ class Faults:
                 )
         except (TypeError, KeyError) as error:
             raise ValueError(f"fault {dict(spec)} is incomplete or has unknown options: {error}") from error
+
+
+def _stall(name: str, times: int | None, seconds: float | None) -> OutcomeRule:
+    if seconds is None:
+        return OutcomeRule(name, None, times)
+    if seconds <= 0:
+        raise ValueError(f"a stall lasts more than 0 seconds, got {seconds}")
+    return OutcomeRule(name, "ACTIVE", times, late=seconds)
 
 
 def _known_status(status: str) -> str:

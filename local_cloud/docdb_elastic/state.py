@@ -371,7 +371,7 @@ class Backend:
                 subnet_ids=list(subnet_ids) or list(source.subnet_ids),
                 vpc_security_group_ids=list(vpc_security_group_ids) or list(source.vpc_security_group_ids),
                 preferred_maintenance_window=DEFAULT_MAINTENANCE_WINDOW,
-                settles_at=now + self.durations.restore if fate.finishes else None,
+                settles_at=now + self.durations.restore + fate.late if fate.finishes else None,
                 final_status=fate.final_status,
             )
 
@@ -487,7 +487,7 @@ class Backend:
                 admin_user_name=source.admin_user_name,
                 kms_key_id=key,
                 working_status=COPYING,
-                settles_at=now + self.durations.copy if fate.finishes else None,
+                settles_at=now + self.durations.copy + fate.late if fate.finishes else None,
                 final_status=fate.final_status,
                 subnet_ids=source.subnet_ids,
                 vpc_security_group_ids=source.vpc_security_group_ids,
