@@ -123,16 +123,15 @@ def test_a_copy_stalled_for_a_while_becomes_active_that_much_later(served: Serve
     served.service.backend.configure(durations={"copy": 100})
     served.service.faults.apply({"kind": "copy-stall", "name": "late", "times": 1, "seconds": 500})
     source = served.seed_snapshot()
-    late = served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="late")["snapshot"]
-    on_time = served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName="on-time")[
-        "snapshot"
-    ]
 
-    def status(snapshot: dict[str, Any]) -> str:
-        return str(
-            served.client.get_cluster_snapshot(snapshotArn=snapshot["snapshotArn"])["snapshot"]["status"]
-        )
+    def copy(name: str) -> str:
+        made = served.client.copy_cluster_snapshot(snapshotArn=source, targetSnapshotName=name)
+        return made["snapshot"]["snapshotArn"]
 
+    def status(arn: str) -> str:
+        return served.client.get_cluster_snapshot(snapshotArn=arn)["snapshot"]["status"]
+
+    late, on_time = copy("late"), copy("on-time")
     served.clock.advance(101)
     assert (status(late), status(on_time)) == ("COPYING", "ACTIVE")
     served.clock.advance(500)
