@@ -27,7 +27,9 @@ Columns:
   resource's timeout (the reason names the timeout), and an invocation cut short by Lambda's timeout (crhelper
   answers FAILED before Lambda ends it; the reason says it timed out). Throttling, internal errors, latency,
   killed workers, repeated deliveries and ResponseURL errors must be survived: a FAILED they cause is false;
-- bad reasons: FAILED reasons that do not name the resource's snapshot (its name or ARN) and a cause;
+- bad reasons: FAILED reasons that name neither the resource's snapshot name nor a copy's ARN (a failed
+  replacement names the new copy); the cause is checked by the false FAILED column: a justified reason
+  names its fatal fault;
 - orphans: copies left after the destroy, plus copies that no stack held after a step had settled (the stack
   lost track of them);
 - rules, targets, permissions: EventBridge rules and targets left after each step settled and after the
@@ -41,6 +43,7 @@ import argparse
 import concurrent.futures
 import json
 import random
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -53,6 +56,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ssm as ssm
 
 from copied_snapshot import CopiedSnapshot
+from copied_snapshot_runtime import decisions, rules
 from local_cloud.cloud import AtLeastOnce, LocalCloud
 from local_cloud.cloudformation.custom import Timeline
 from local_cloud.cloudformation.errors import DeployFailed
@@ -73,9 +77,12 @@ FAILURE_STATUS = "INACCESSIBLE_ENCRYPTION_CREDS"
 OUTAGE_SECONDS = 40.0
 SETTLE_SECONDS = 300.0  # simulated seconds after a step before its leftovers are counted
 STEP_LIMIT_SECONDS = 600.0  # wall-clock seconds a step may take before its stacks count as stuck
+# A copy's ARN (the service makes its id a UUID; the source's is its name).
+COPY_ARN = re.compile(r"arn:aws:docdb-elastic:[a-z0-9-]+:\d{12}:cluster-snapshot/[0-9a-f-]{36}")
 STACKS = ("CampaignCopies", "CampaignMore", "CampaignConsumer")
 LAMBDA_TIMED_OUT = "Execution timed out"  # the handler's answer when Lambda is about to end an invocation
 COPY_TIMED_OUT = "was not ACTIVE within"  # the handler's answer when a copy outlasts its resource's timeout
+STILL_COPYING = "still COPYING"  # ... when a Delete's copy is still being made at its resource's timeout
 
 
 @dataclass(frozen=True)
@@ -184,7 +191,7 @@ class Plan:
         if self.failing_copy:
             marks.append(FAILURE_STATUS)
         if self.stalled_copy:
-            marks.append(COPY_TIMED_OUT)
+            marks += [COPY_TIMED_OUT, STILL_COPYING]
         return marks
 
 
@@ -295,9 +302,18 @@ def _snapshots(cloud: LocalCloud) -> list[dict[str, Any]]:
 
 
 def _check_settled(cloud: LocalCloud, row: Row, step: str) -> None:
-    """After a step: every copy belongs to a stack (or is on its way out), and no polling is left behind."""
-    held = {resource.physical_id for stack in cloud.store.all() for resource in stack.resources.values()}
+    """After a step: every copy belongs to a stack (or is on its way out), and no polling is left behind.
+
+    A copy belongs to a stack's resource whose physical id is its ARN, or, for a resource whose Create
+    never answered (its id is CloudFormation's), whose ownership tag names that resource: its Delete finds
+    it by name."""
+    stacks = cloud.store.all()
+    held = {resource.physical_id for stack in stacks for resource in stack.resources.values()}
+    owners = [(stack.stack_id, logical_id) for stack in stacks for logical_id in stack.resources]
     for snapshot in _snapshots(cloud):
+        owner = snapshot["tags"].get(rules.OWNER_TAG)
+        if any(decisions.owned_by(owner, stack_id, logical_id) for stack_id, logical_id in owners):
+            continue
         if snapshot["snapshotArn"] not in held and snapshot["status"] != "DELETING":
             row.orphans += 1
             row.findings.append(
@@ -362,7 +378,7 @@ def judge_answers(timelines: Sequence[Timeline], plan: Plan, row: Row) -> None:
         own = {timeline.physical_id}.union(
             *(found for construct, found in names.items() if timeline.logical_id.startswith(construct))
         )
-        if not any(name and name in reason for name in own):
+        if not any(name and name in reason for name in own) and not COPY_ARN.search(reason):
             row.bad_reasons += 1
             row.findings.append(f"reason names no snapshot: {timeline.logical_id}: {reason}")
 
@@ -401,10 +417,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=20, help="how many seeds (default 20)")
     parser.add_argument("--first", type=int, default=1, help="the first seed (default 1)")
     parser.add_argument("--verbose", action="store_true", help="print each seed's findings and failed steps")
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="work in DIR and keep each seed's state and logs there"
+    )
     options = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="fault-campaign-") as scratch:
-        directory = Path(scratch)
+        directory = options.keep or Path(scratch)
         assemblies = [synthesize(directory, generation) for generation in (1, 2)]
         for seed in range(options.first, options.first + options.seeds):
             row = run_seed(seed, assemblies, directory / f"seed-{seed}")

@@ -200,3 +200,38 @@ def test_the_physical_id_of_a_failure(
     request_type: str, event_id: str | None, copy_arn: str | None, chosen: str | None
 ) -> None:
     assert decisions.failure_physical_id(request_type, event_id, copy_arn) == chosen
+
+
+@pytest.mark.parametrize(
+    ("physical_id", "may"),
+    [
+        ("SnapshotCopyStack-OrdersCopy-1A2B3C4D5E6F", True),  # CloudFormation's, after a cancel or timeout
+        (decisions.made_up_physical_id("Stack-1", "OrdersCopy", "K3J5H2QZ", timed_out=True), True),
+        (decisions.made_up_physical_id("Stack-1", "OrdersCopy", "K3J5H2QZ"), False),  # answered, ended
+        ("arn:aws:docdb-elastic:us-east-1:123456789012:cluster-snapshot/abc", False),
+        ("", False),
+    ],
+)
+def test_a_copy_may_still_appear_only_for_a_create_that_did_not_end_with_an_answer(
+    physical_id: str, may: bool
+) -> None:
+    assert decisions.copy_may_still_appear(physical_id) is may
+
+
+def test_the_search_window_covers_the_create_and_lambdas_two_retries() -> None:
+    assert decisions.search_window_seconds(300) == 300 + 60 + 300 + 120 + 300
+
+
+def test_a_failed_replacement_is_known_by_its_new_name_or_a_generated_names_suffix() -> None:
+    kept = CopyProperties(OLD.source_snapshot_arn, "orders-copy")
+    renamed = CopyProperties(OLD.source_snapshot_arn, "orders-copy-v2")
+    assert decisions.may_be_replacement_name(renamed, kept, "Orders-Copy-V2")
+    assert not decisions.may_be_replacement_name(renamed, kept, "orders-copy")
+    generated = CopyProperties(
+        OLD.source_snapshot_arn, "stack-copy-abc", name_generated=True, kms_key_id="key-2"
+    )
+    made = decisions.name_with_suffix("stack-copy-abc", "update-request-7")
+    assert decisions.may_be_replacement_name(generated, dataclasses.replace(generated, kms_key_id=""), made)
+    assert not decisions.may_be_replacement_name(generated, generated, "stack-copy-abc")
+    chosen = CopyProperties(OLD.source_snapshot_arn, "orders-copy", kms_key_id="key-2")
+    assert not decisions.may_be_replacement_name(chosen, kept, "orders-copy")

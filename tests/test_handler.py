@@ -758,18 +758,92 @@ def test_failed_replacement_copy_is_deleted_not_leaked(aws: Aws, cfn: CloudForma
     assert response["PhysicalResourceId"] == COPY_ARN
 
 
+ORIGINAL = properties(Tags=[{"Key": "team", "Value": "data"}])
+REFUSED = properties(TargetSnapshotName="v2", Tags=[{"Key": "team", "Value": "data"}])
+
+
+def expect_names(aws: Aws, *snapshots: tuple[str, str, str]) -> None:
+    """ListClusterSnapshots finding these (name, ARN, status)."""
+    summaries = [
+        {
+            "clusterArn": "c",
+            "snapshotArn": arn,
+            "snapshotName": name,
+            "snapshotCreationTime": "t",
+            "status": status,
+        }
+        for name, arn, status in snapshots
+    ]
+    aws.docdb.add_response("list_cluster_snapshots", {"snapshots": summaries}, {})
+
+
+def rollback_update(aws: Aws, cfn: CloudFormationEndpoint) -> None:
+    """CloudFormation rolls back with old and new swapped; the copy already is what `new` asks for."""
+    invoke(event("Update", cfn.url, ORIGINAL, physical_id=COPY_ARN, old_props=REFUSED))
+
+
 def test_the_rollback_update_after_a_failed_replacement_keeps_the_copy(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:
-    """CloudFormation rolls back with old and new swapped; the copy already is what `new` asks for."""
-    original = properties(Tags=[{"Key": "team", "Value": "data"}])
-    refused = properties(TargetSnapshotName="v2", Tags=[{"Key": "team", "Value": "data"}])
-    expect_current_owner(aws, owner(original))
+    expect_current_owner(aws, owner(ORIGINAL))
     aws.expect_get("ACTIVE")
-    invoke(event("Update", cfn.url, original, physical_id=COPY_ARN, old_props=refused))
+    expect_names(aws, ("orders-copy", COPY_ARN, "ACTIVE"))  # the failed replacement is gone already
+    rollback_update(aws, cfn)
     [response] = cfn.responses
     assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
     assert "CopyClusterSnapshot" not in aws.operations()
+    assert "DeleteClusterSnapshot" not in aws.operations()
+
+
+def test_the_rollback_update_deletes_the_replacement_that_failed(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    expect_current_owner(aws, owner(ORIGINAL))
+    aws.expect_get("ACTIVE")
+    expect_names(aws, ("v2", NEW_ARN, "ACTIVE"))
+    expect_current_owner(aws, owner(REFUSED), arn=NEW_ARN)
+    aws.expect_delete(arn=NEW_ARN)
+    rollback_update(aws, cfn)
+    [response] = cfn.responses
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
+
+
+def test_the_rollback_update_waits_until_a_replacement_still_copying_can_be_deleted(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    """The replacement failed because it took longer than the timeout: it can be deleted only once done."""
+    expect_current_owner(aws, owner(ORIGINAL))
+    aws.expect_get("ACTIVE")
+    expect_names(aws, ("v2", NEW_ARN, "COPYING"))
+    expect_current_owner(aws, owner(REFUSED), arn=NEW_ARN)
+    aws.expect_delete_refused("ConflictException", 409, arn=NEW_ARN)
+    aws.expect_polling_setup()
+    rollback_update(aws, cfn)
+    assert cfn.responses == []
+    poll = aws.poll_event()
+    aws.expect_delete_refused("ConflictException", 409, arn=NEW_ARN)
+    aws.expect_get("ACTIVE")
+    invoke(poll)
+    assert cfn.responses == []
+    aws.expect_delete(arn=NEW_ARN)
+    aws.expect_get("ACTIVE")
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [response] = cfn.responses
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
+
+
+def test_the_rollback_update_leaves_a_snapshot_of_that_name_it_did_not_make(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    expect_current_owner(aws, owner(ORIGINAL))
+    aws.expect_get("ACTIVE")
+    expect_names(aws, ("v2", NEW_ARN, "ACTIVE"))
+    expect_current_owner(aws, owner(ORIGINAL), arn=NEW_ARN)  # this resource's, but not from `REFUSED`
+    rollback_update(aws, cfn)
+    [response] = cfn.responses
+    assert response["Status"] == "SUCCESS"
+    assert "DeleteClusterSnapshot" not in aws.operations()
 
 
 def test_the_rollback_update_after_refused_tags_restores_them(aws: Aws, cfn: CloudFormationEndpoint) -> None:

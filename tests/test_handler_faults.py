@@ -159,7 +159,10 @@ def test_a_create_timing_out_after_the_copy_started_answers_with_the_copy_arn(
     slow(invocation.helper._events_client, "PutRule")
     invoke_short(event("Create", cfn.url))
     [response] = cfn.responses
-    assert (response["Status"], response["Reason"]) == ("FAILED", "Execution timed out")
+    assert (response["Status"], response["Reason"]) == (
+        "FAILED",
+        f"Execution timed out making copy {COPY_ARN}",
+    )
     assert response["PhysicalResourceId"] == COPY_ARN  # the rollback's Delete removes the copy
 
 
@@ -172,8 +175,13 @@ def test_a_create_timing_out_before_the_copy_answered_answers_with_a_made_up_id(
     slow(aws_docdb_client(), "CopyClusterSnapshot")
     invoke_short(event("Create", cfn.url))
     [response] = cfn.responses
-    assert (response["Status"], response["Reason"]) == ("FAILED", "Execution timed out")
-    assert response["PhysicalResourceId"].startswith("SnapshotCopyStack_OrdersCopy_")
+    assert (response["Status"], response["Reason"]) == (
+        "FAILED",
+        "Execution timed out making copy 'orders-copy'",
+    )
+    # The id says the Create timed out: the Delete looks for the copy for as long as Lambda may run it again.
+    assert response["PhysicalResourceId"].startswith("SnapshotCopyStack_OrdersCopy_timedout_")
+    assert decisions.copy_may_still_appear(response["PhysicalResourceId"])
 
 
 def test_a_poll_running_out_of_time_does_not_answer(
@@ -198,7 +206,10 @@ def test_a_poll_running_out_of_time_past_the_deadline_answers_and_ends_polling(
     invoke_short(poll)
     [answer] = cfn.responses
     assert answer["Status"] == "FAILED"
-    assert answer["Reason"] == "Execution timed out after the 1800 second CopiedSnapshot timeout"
+    assert (
+        answer["Reason"]
+        == f"Execution timed out after the 1800 second CopiedSnapshot timeout making copy {COPY_ARN}"
+    )
     assert answer["PhysicalResourceId"] == COPY_ARN
 
 
@@ -274,6 +285,94 @@ def test_delete_by_a_made_up_id_leaves_a_snapshot_holding_the_name_for_anyone_el
     [response] = cfn.responses
     assert response["Status"] == "SUCCESS"
     assert "DeleteClusterSnapshot" not in aws.operations()
+
+
+CLOUDFORMATION_MADE_UP_ID = "SnapshotCopyStack-OrdersCopy-1A2B3C4D5E6F"  # after a cancel or a ServiceTimeout
+WINDOW = 3 * 300 + 60 + 120  # the Create and Lambda's two retries of it, 300 s each, 1 and 2 minutes apart
+
+
+def list_empty(aws: Aws) -> None:
+    aws.docdb.add_response("list_cluster_snapshots", {"snapshots": []}, {})
+
+
+def start_looking(aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0)
+    monkeypatch.setenv("FUNCTION_TIMEOUT_SECONDS", "300")
+    list_empty(aws)
+    aws.expect_polling_setup()
+    invoke(event("Delete", cfn.url, properties(), physical_id=CLOUDFORMATION_MADE_UP_ID))
+    assert cfn.responses == []
+    poll = aws.poll_event()
+    assert poll["CrHelperData"]["SearchName"] == "orders-copy"
+    assert poll["CrHelperData"]["Deadline"] == 1000.0 + WINDOW
+    return poll
+
+
+def test_delete_for_a_create_that_never_answered_keeps_looking_and_deletes_a_copy_made_later(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CloudFormation cancelled the Create (or stopped waiting for it) and sent the Delete while the
+    Create was still on its way to CopyClusterSnapshot: the copy appears after the Delete first looked."""
+    poll = start_looking(aws, cfn, monkeypatch)
+    list_holding_name(aws)  # the Create made its copy after all; it is still copying
+    aws.expect_tags({rules.OWNER_TAG: owner()})
+    aws.expect_delete_refused("ConflictException", 409)
+    invoke(poll)
+    list_holding_name(aws)
+    aws.expect_tags({rules.OWNER_TAG: owner()})
+    aws.expect_delete()
+    invoke(poll)
+    assert cfn.responses == []
+    assert aws.operations().count("DeleteClusterSnapshot") == 2
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0 + WINDOW + 1)
+    list_empty(aws)
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [response] = cfn.responses
+    assert (response["Status"], response["PhysicalResourceId"]) == ("SUCCESS", CLOUDFORMATION_MADE_UP_ID)
+
+
+def test_delete_that_looked_in_vain_until_the_window_ended_succeeds_touching_nothing(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poll = start_looking(aws, cfn, monkeypatch)
+    list_empty(aws)
+    invoke(poll)
+    assert cfn.responses == []
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0 + WINDOW + 1)
+    list_holding_name(aws)  # someone else's snapshot took the name meanwhile
+    aws.expect_tags({rules.OWNER_TAG: other_owner()})
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [response] = cfn.responses
+    assert response["Status"] == "SUCCESS"
+    assert "DeleteClusterSnapshot" not in aws.operations()
+
+
+def test_delete_whose_late_copy_is_still_being_made_when_the_window_ends_fails_naming_it(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poll = start_looking(aws, cfn, monkeypatch)
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0 + WINDOW + 1)
+    list_holding_name(aws)
+    aws.expect_tags({rules.OWNER_TAG: owner()})
+    aws.expect_delete_refused("ConflictException", 409)
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [response] = cfn.responses
+    assert response["Status"] == "FAILED"
+    assert COPY_ARN in response["Reason"] and "delete it once it is ACTIVE" in response["Reason"]
+
+
+def test_delete_for_a_create_that_answered_failed_without_a_copy_answers_at_once(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    """The Create ended (it answered, not at its timeout): Lambda does not run it again."""
+    list_empty(aws)
+    invoke(event("Delete", cfn.url, properties(), physical_id="SnapshotCopyStack_OrdersCopy_K3J5H2QZ"))
+    [response] = cfn.responses
+    assert response["Status"] == "SUCCESS"
+    assert "PutRule" not in aws.operations()
 
 
 def test_a_polling_rule_whose_target_could_not_be_put_is_deleted_and_the_copy_reported(
@@ -504,8 +603,8 @@ def test_a_failed_replacement_still_copying_at_the_deadline_is_named_for_the_use
     [answer] = cfn.responses
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith(
-        f"delete replacement copy {NEW_ARN} yourself (it was still busy at the deadline and refused "
-        "deletion); it failed: was not ACTIVE within 1800 seconds (status COPYING)"
+        f"replacement copy {NEW_ARN} is left for the rollback or you to delete (it was still busy at the "
+        "deadline and refused deletion); it failed: was not ACTIVE within 1800 seconds (status COPYING)"
     )
     assert answer["PhysicalResourceId"] == COPY_ARN
 
@@ -521,8 +620,9 @@ def test_a_failed_replacement_that_cannot_be_deleted_is_named_for_the_user_to_de
     [answer] = cfn.responses
     assert answer["Status"] == "FAILED"
     assert answer["Reason"] == (
-        f"delete replacement copy {NEW_ARN} yourself (deleting it failed: AccessDeniedException); it failed: "
-        "ended in status INACCESSIBLE_ENCRYPTION_CREDS and will not become ACTIVE"
+        f"replacement copy {NEW_ARN} is left for the rollback or you to delete (deleting it failed: "
+        "AccessDeniedException); it failed: ended in status INACCESSIBLE_ENCRYPTION_CREDS and will not "
+        "become ACTIVE"
     )
 
 

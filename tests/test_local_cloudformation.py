@@ -396,10 +396,29 @@ def test_a_failed_delete_keeps_what_it_depends_on_and_the_stack_can_be_destroyed
     kept = engine._store.load("Test")
     assert kept is not None
     assert (kept.status, sorted(kept.resources)) == ("DELETE_FAILED", ["Function", "User"])
+    with pytest.raises(DeployFailed, match="DELETE_FAILED state and can not be updated"):
+        engine.deploy(stack({"Function": thing()}))
     recorder.calls.clear()
     assert engine.destroy("Test")
     assert recorder.actions() == [("delete", "User"), ("delete", "Function")]
     assert engine._store.load("Test") is None
+
+
+def test_a_stack_whose_rollback_failed_is_not_updated_and_can_be_destroyed(
+    engine: Engine, recorder: Recorder
+) -> None:
+    recorder.fail_on |= {("create", "B"), ("delete", "A")}
+    with pytest.raises(DeployFailed, match="B failed to create"):
+        engine.deploy(stack({"A": thing(), "B": thing(After={"Ref": "A"})}))
+    failed = engine._store.load("Test")
+    assert failed is not None and failed.status == "ROLLBACK_FAILED"
+    recorder.calls.clear()
+    with pytest.raises(DeployFailed, match="ROLLBACK_FAILED state and can not be updated"):
+        engine.deploy(stack({"A": thing(), "B": thing(After={"Ref": "A"})}))
+    assert recorder.actions() == []
+    recorder.fail_on.clear()
+    assert engine.destroy("Test")
+    assert recorder.actions() == [("delete", "A")]
 
 
 # -- custom resources as CloudFormation runs them ---------------------------------------------------------

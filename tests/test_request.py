@@ -92,3 +92,26 @@ def test_a_timeout_reason_names_the_construct_and_replacement_of_its_resource_ty
         f"Execution timed out; the replacement {thing} {arn} was started and is not this resource's: "
         "delete it once it is ACTIVE"
     )
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "name_key", "thing"),
+    [
+        ("Custom::CopiedSnapshot", "TargetSnapshotName", "copy"),
+        ("Custom::RestoredCluster", "ClusterName", "cluster"),
+    ],
+)
+def test_a_timeout_reason_names_what_a_create_makes_and_a_delete_deletes(
+    resource_type: str, name_key: str, thing: str
+) -> None:
+    arn = "arn:aws:docdb-elastic:us-east-1:123456789012:cluster/new-1"
+    create = Request(
+        "Create", "stack", "req", "Logical", "https://x", properties={name_key: "orders-1"},
+        resource_type=resource_type,
+    )  # fmt: skip
+    assert timed_out_reason(create, None) == f"Execution timed out making {thing} 'orders-1'"
+    assert timed_out_reason(create, arn) == f"Execution timed out making {thing} {arn}"
+    delete = Request(
+        "Delete", "stack", "req", "Logical", "https://x", physical_id=arn, resource_type=resource_type
+    )
+    assert timed_out_reason(delete, None) == f"Execution timed out deleting {thing} {arn}"

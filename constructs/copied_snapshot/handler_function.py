@@ -22,7 +22,7 @@ from copied_snapshot.policy_resources import (
     key_resources,
     source_resources,
 )
-from copied_snapshot_runtime.environment import POLL_RULE_PREFIX_ENV
+from copied_snapshot_runtime.environment import FUNCTION_TIMEOUT_ENV, POLL_RULE_PREFIX_ENV
 
 HANDLER_ID = "CopiedSnapshotHandler"
 FUNCTION_TIMEOUT = Duration.minutes(5)
@@ -87,7 +87,10 @@ class SnapshotCopyHandler(Construct):
             timeout=FUNCTION_TIMEOUT,
             role=self.role,
             log_group=self.log_group,
-            environment={POLL_RULE_PREFIX_ENV: self.poll_rule_prefix},
+            environment={
+                POLL_RULE_PREFIX_ENV: self.poll_rule_prefix,
+                FUNCTION_TIMEOUT_ENV: str(int(FUNCTION_TIMEOUT.to_seconds())),
+            },
             description="Copies DocumentDB Elastic cluster snapshots for CopiedSnapshot resources",
         )
         self.function.add_permission(

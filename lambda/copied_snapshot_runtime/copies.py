@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from copied_snapshot_runtime import decisions, invocation, properties, rules
+from copied_snapshot_runtime import decisions, invocation, outcomes, properties, rules
 from copied_snapshot_runtime.outcomes import Done, Failed, Outcome, Waiting
 from copied_snapshot_runtime.request import Request
 from copied_snapshot_runtime.snapshots import Deletion, SnapshotService, error_code
@@ -175,13 +176,81 @@ def update(request: Request, context: Any) -> Outcome:
             f"copy {arn} no longer exists; remove it from the stack or change its name"
         )
     logger.info({"message": "tags updated", "SnapshotArn": arn, "Removed": list(changes.to_remove)})
+    if replace:  # the rollback of a replacement: the copy that failed to replace this one goes
+        leftover = _failed_replacement(request, replacing=old, kept=new)
+        if leftover is not None and _discard(leftover) is Deletion.BUSY:
+            return dataclasses.replace(
+                invocation.started(request, arn, leftover, new.timeout_seconds), discarding=True
+            )
     return Done(arn, decisions.attributes(snapshot))
 
 
+def _failed_replacement(
+    request: Request, *, replacing: properties.CopyProperties, kept: properties.CopyProperties
+) -> str | None:
+    """The copy an update to `replacing` made that the rollback to `kept` leaves behind: found by its name
+    and an ownership tag naming exactly this resource and those properties."""
+    owner = decisions.owner_tag_value(request.stack_id, request.logical_id, replacing)
+    api = invocation.service()
+    try:
+        named = api.find_named(lambda name: decisions.may_be_replacement_name(replacing, kept, name))
+        for snapshot in named:
+            arn = str(snapshot["snapshotArn"])
+            if arn != request.physical_id and (api.tags_of(arn) or {}).get(rules.OWNER_TAG) == owner:
+                logger.warning(
+                    {"message": "the replacement that failed is left; deleting it", "SnapshotArn": arn}
+                )
+                return arn
+    except ClientError as error:
+        raise invocation.failure(error, "looking for the replacement copy that failed") from error
+    return None
+
+
+def _discard(arn: str) -> Deletion:
+    try:
+        deletion = invocation.service().delete(arn)
+    except ClientError as error:
+        raise invocation.failure(error, f"deleting failed replacement copy {arn}") from error
+    logger.warning({"message": f"failed replacement copy: delete {deletion.value}", "SnapshotArn": arn})
+    return deletion
+
+
+def _poll_discard(request: Request, arn: str) -> Outcome:
+    """A rollback's poll: asks again to delete the failed replacement until it takes, then answers with the
+    kept copy. Past the deadline the rollback still succeeds (failing it would leave the stack in
+    UPDATE_ROLLBACK_FAILED); the update's FAILED reason named the replacement."""
+    kept = str(request.physical_id)
+    try:
+        busy = _discard(arn) is Deletion.BUSY
+        snapshot = invocation.service().get(kept)
+    except invocation.CopyFailed:
+        if invocation.past_deadline(request):
+            raise
+        return Waiting()
+    except ClientError as error:
+        if invocation.still_transient(error, request):
+            return Waiting()
+        raise invocation.failure(error, f"reading copy {kept}") from error
+    if busy and not invocation.past_deadline(request):
+        return Waiting()
+    if busy:
+        logger.error(
+            {"message": "failed replacement copy still busy at the deadline; delete it", "SnapshotArn": arn}
+        )
+    if snapshot is None:
+        raise invocation.CopyFailed(
+            f"copy {kept} no longer exists; remove it from the stack or change its name"
+        )
+    return Done(kept, decisions.attributes(snapshot))
+
+
 def _left_behind(arn: str, why: str, reason: str) -> Failed:
-    """A FAILED answer that first names the replacement the user must delete (reasons are cut at 256)."""
+    """A FAILED answer that first names the replacement left behind (reasons are cut at 256): the
+    rollback's Update deletes it once it can, and without a rollback the user must."""
     cause = reason.removeprefix(f"copy {arn} ")
-    return Failed(f"delete replacement copy {arn} yourself ({why}); it failed: {cause}")
+    return Failed(
+        f"replacement copy {arn} is left for the rollback or you to delete ({why}); it failed: {cause}"
+    )
 
 
 def _discard_failed_copy(request: Request, arn: str, reason: str) -> Outcome:
@@ -208,6 +277,8 @@ def _discard_failed_copy(request: Request, arn: str, reason: str) -> Outcome:
 
 def poll_update(request: Request, context: Any) -> Outcome:
     arn = invocation.watched_arn(request)
+    if request.data.get(outcomes.DISCARDING):
+        return _poll_discard(request, arn)
     try:
         return _poll_copy(request, arn, invocation.service())
     except invocation.CopyFailed as failure:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -129,6 +130,18 @@ def replacement_name(old: CopyProperties, new: CopyProperties, request_id: str) 
     return name_with_suffix(new.target_snapshot_name, request_id)
 
 
+def may_be_replacement_name(replacing: CopyProperties, kept: CopyProperties, name: str) -> bool:
+    """Whether `name` may be that of a copy a replacement from `kept` to `replacing` made (the request
+    that made it, and so a generated name's suffix, is not known to the rollback)."""
+    wanted = replacing.target_snapshot_name.lower()
+    if wanted != kept.target_snapshot_name.lower():
+        return name.lower() == wanted
+    if not replacing.name_generated:
+        return False
+    base = name_with_suffix(replacing.target_snapshot_name, "").rsplit("-", 1)[0]
+    return re.fullmatch(re.escape(base.lower()) + r"-[0-9a-f]{8}", name.lower()) is not None
+
+
 def name_with_suffix(name: str, request_id: str) -> str:
     """A generated name made distinct for one request, within the name rules (snapshots' and clusters')."""
     suffix = hashlib.sha256(request_id.encode()).hexdigest()[:8]
@@ -191,6 +204,41 @@ def failure_physical_id(request_type: str, event_physical_id: str | None, copy_a
     if request_type == "Create":
         return copy_arn
     return event_physical_id or None
+
+
+# The id a FAILED Create answers when it has no copy to name: `<stack>_<logical id>_<random>`. Stack names
+# and logical ids hold no underscore (CloudFormation User Guide: stack names are letters, digits and
+# hyphens; logical ids are alphanumeric), so this shape is the handler's alone, and an id made up at a
+# timeout carries one more part.
+_ENDED_WITHOUT_COPY = re.compile(r"[A-Za-z][-A-Za-z0-9]*_[A-Za-z0-9]+_[A-Za-z0-9]+")
+TIMED_OUT_ID_PART = "timedout"
+# Lambda runs a failed asynchronous invocation (an error or a timeout) twice more, about one and then two
+# minutes later (Lambda Developer Guide, "Error handling and automatic retries in Lambda").
+LAMBDA_RETRY_DELAYS_SECONDS = (60.0, 120.0)
+
+
+def made_up_physical_id(stack_name: str, logical_id: str, suffix: str, *, timed_out: bool = False) -> str:
+    """The id a FAILED Create answers without a copy: whether it timed out shows in it, for the Delete."""
+    parts = [stack_name, logical_id, *([TIMED_OUT_ID_PART] if timed_out else []), suffix]
+    return "_".join(parts)
+
+
+def copy_may_still_appear(physical_id: str) -> bool:
+    """Whether a Create that a Delete finds no copy of may still make one.
+
+    It may when it never answered (CloudFormation cancelled it or stopped waiting: the id is
+    CloudFormation's) or answered at its timeout: its invocation may still be running, and Lambda runs a
+    failed invocation again. A Create that answered FAILED otherwise has ended, and is not run again.
+    """
+    return searchable_by_name(physical_id) and _ENDED_WITHOUT_COPY.fullmatch(physical_id) is None
+
+
+def search_window_seconds(function_timeout_seconds: float) -> float:
+    """How long after a Delete arrives a Create it found no copy of may still make one: the Create's
+    invocation in flight and Lambda's two retries of it, each up to the function's timeout, and the
+    delays between them."""
+    attempts = 1 + len(LAMBDA_RETRY_DELAYS_SECONDS)
+    return attempts * function_timeout_seconds + sum(LAMBDA_RETRY_DELAYS_SECONDS)
 
 
 def searchable_by_name(physical_id: str) -> bool:

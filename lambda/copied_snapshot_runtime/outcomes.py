@@ -12,6 +12,9 @@ DEADLINE = "Deadline"  # when the handler gives up waiting (the CopiedSnapshot t
 TIMEOUT = "TimeoutSeconds"  # that timeout, for messages
 STARTED = "Started"  # when the first invocation of the request ran
 ANSWER_BY = "AnswerBy"  # when CloudFormation stops waiting (ServiceTimeout): no answer helps after it
+SEARCH_NAME = "SearchName"  # a Delete's polls look for the copy of this name (a Create may still make it)
+DISCARDING = "Discarding"  # a rollback's polls delete the failed replacement they watch, then answer
+SEARCH_OWNER = "SearchOwner"  # ... carrying this ownership tag (polls do not get the properties)
 
 
 @dataclass(frozen=True)
@@ -24,15 +27,23 @@ class Started:
     timeout_seconds: int
     started: float
     answer_by: float
+    search_name: str = ""
+    search_owner: str = ""
+    discarding: bool = False
 
     def poll_state(self) -> dict[str, float | int | str]:
-        return {
+        state: dict[str, float | int | str] = {
             SNAPSHOT_ARN: self.snapshot_arn,
             DEADLINE: self.deadline,
             TIMEOUT: self.timeout_seconds,
             STARTED: self.started,
             ANSWER_BY: self.answer_by,
         }
+        if self.search_name:
+            state[SEARCH_NAME], state[SEARCH_OWNER] = self.search_name, self.search_owner
+        if self.discarding:
+            state[DISCARDING] = 1
+        return state
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 from crhelper import log_helper, resource_helper
 
-from copied_snapshot_runtime import cluster_properties, decisions, outcomes, response
+from copied_snapshot_runtime import cluster_properties, decisions, outcomes, properties, response
 from copied_snapshot_runtime.request import MalformedEvent, Request, parse_request, unknown_type_reason
 
 logger = logging.getLogger(__name__)
@@ -81,14 +81,18 @@ class AnswerNotDelivered(RuntimeError):
 def timed_out_reason(request: Request, started_arn: str | None) -> str:
     """The FAILED reason of an invocation about to time out, naming the construct whose timeout ran out and,
     on an Update, the replacement it started (a copy or a cluster, by the resource type)."""
-    construct, thing = (
-        ("RestoredCluster", "cluster")
-        if request.resource_type == cluster_properties.RESOURCE_TYPE
-        else ("CopiedSnapshot", "copy")
-    )
+    clusters = request.resource_type == cluster_properties.RESOURCE_TYPE
+    construct, thing = ("RestoredCluster", "cluster") if clusters else ("CopiedSnapshot", "copy")
     reason = TIMED_OUT
     if request.poll:
         reason += f" after the {request.data.get(outcomes.TIMEOUT)} second {construct} timeout"
+    if request.request_type == "Create":
+        raw = request.properties if isinstance(request.properties, Mapping) else {}
+        name = raw.get(cluster_properties.CLUSTER_NAME if clusters else properties.TARGET_SNAPSHOT_NAME)
+        made = started_arn or (repr(str(name)[:64]) if name else "")
+        reason += f" making {thing} {made}" if made else ""
+    if request.request_type == "Delete" and request.physical_id:
+        reason += f" deleting {thing} {request.physical_id[:300]}"
     if request.request_type == "Update" and started_arn:
         reason += (
             f"; the replacement {thing} {started_arn} was started and is not this resource's: "
@@ -233,19 +237,25 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             self.PhysicalResourceId = outcome.physical_id or self._failure_id(request)
             self.Data = {}
 
-    def _failure_id(self, request: Request) -> str:
+    def _failure_id(self, request: Request, *, timed_out: bool = False) -> str:
         copy_arn = self._copy_arn or (str(request.data.get(outcomes.SNAPSHOT_ARN) or "") or None)
         if request.poll and copy_arn is None:
             copy_arn = str(request.data.get("PhysicalResourceId") or "") or None
         chosen = decisions.failure_physical_id(request.request_type, request.physical_id, copy_arn)
-        return chosen or str(self.generate_physical_id(self._event))
+        if chosen:
+            return chosen
+        suffix = self._rand_string(_RANDOM_SUFFIX_LENGTH)
+        return decisions.made_up_physical_id(
+            request.stack_name, request.logical_id, suffix, timed_out=timed_out
+        )
 
     def generate_physical_id(self, event: dict[str, Any]) -> str:
         """crhelper's made-up id (stack name, logical id, random suffix), from the parsed request: never an
         ARN, and safe with any StackId."""
         request = self._request
         assert request is not None
-        return f"{request.stack_name}_{request.logical_id}_{self._rand_string(_RANDOM_SUFFIX_LENGTH)}"
+        suffix = self._rand_string(_RANDOM_SUFFIX_LENGTH)
+        return decisions.made_up_physical_id(request.stack_name, request.logical_id, suffix)
 
     def _polling_init(self, event: dict[str, Any]) -> None:
         """crhelper's, but a finished poll answers first and removes its rule only once that is settled."""
@@ -300,7 +310,7 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         copy_arn = self._copy_arn or (str(request.data.get(outcomes.SNAPSHOT_ARN) or "") or None)
         logger.error({"message": "execution is about to time out, answering FAILED", "SnapshotArn": copy_arn})
         reason = timed_out_reason(request, copy_arn)
-        self.PhysicalResourceId = self._failure_id(request)
+        self.PhysicalResourceId = self._failure_id(request, timed_out=True)
         self.Data = {}
         self._finishing_poll = request.poll
         self._send(FAILED, reason, attempts=1, on_timeout=True)

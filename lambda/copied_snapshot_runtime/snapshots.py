@@ -125,14 +125,20 @@ class SnapshotService:
 
     def find_by_name(self, name: str) -> Mapping[str, Any] | None:
         """The region's snapshot of this name (names are not case sensitive), or None."""
+        found = self.find_named(lambda candidate: candidate.lower() == name.lower())
+        return found[0] if found else None
+
+    def find_named(self, matches: Callable[[str], bool]) -> list[Mapping[str, Any]]:
+        """The region's snapshots whose names `matches`."""
         arguments: dict[str, Any] = {}
+        found: list[Mapping[str, Any]] = []
         while True:
             page = self._call(self._client.list_cluster_snapshots, **arguments)
-            for snapshot in page.get("snapshots", []):
-                if str(snapshot.get("snapshotName", "")).lower() == name.lower():
-                    return snapshot
+            found += [
+                item for item in page.get("snapshots", []) if matches(str(item.get("snapshotName", "")))
+            ]
             if not page.get("nextToken"):
-                return None
+                return found
             arguments["nextToken"] = page["nextToken"]
 
     def tags_of(self, snapshot_arn: str) -> dict[str, str] | None:

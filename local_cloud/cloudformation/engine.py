@@ -77,6 +77,10 @@ class _Changes:
     failed: dict[str, Exception] = field(default_factory=dict)
 
 
+# Stacks whose resources are in doubt after a failed rollback or delete: only a delete may touch them.
+NOT_UPDATABLE = frozenset({"ROLLBACK_FAILED", "DELETE_FAILED"})
+
+
 class Engine:
     """Deploys and destroys stacks with `providers` (resource type -> provider) and `custom` for custom
     resources, working through each stack's resources in `order`."""
@@ -105,6 +109,12 @@ class Engine:
     def deploy(self, artifact: Stack) -> StackState:
         template: dict[str, Any] = copy.deepcopy(dict(artifact.template))
         old = self._store.load(artifact.stack_name)
+        if old is not None and old.status in NOT_UPDATABLE:
+            # As CloudFormation: "Stack ... is in ROLLBACK_FAILED state and can not be updated".
+            raise DeployFailed(
+                f"{artifact.stack_name}: stack is in {old.status} state and can not be updated; destroy it "
+                "(which deletes what is left) and deploy again"
+            )
         stack = StackState(
             stack_name=artifact.stack_name,
             stack_id=old.stack_id if old else self._stack_id(artifact),
