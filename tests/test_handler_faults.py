@@ -466,16 +466,40 @@ def test_a_repeated_answer_refused_by_the_used_url_ends_polling_without_a_failur
 # Repeated deliveries ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rule", ["gone", "no target"])
+@pytest.mark.parametrize(
+    ("rule", "calls"),
+    [
+        ("gone", ["ListTargetsByRule"]),
+        # The teardown removed the target and was killed before it deleted the rule: the rule goes now.
+        ("no target", ["ListTargetsByRule", "DeleteRule"]),
+    ],
+)
 def test_a_poll_whose_rule_or_target_is_gone_exits_without_answering(
-    aws: Aws, cfn: CloudFormationEndpoint, rule: str
+    aws: Aws, cfn: CloudFormationEndpoint, rule: str, calls: list[str]
 ) -> None:
     poll = start_create(aws, cfn)
     calls_before = len(aws.calls)
     aws.rule = rule
+    if "DeleteRule" in calls:
+        aws.events.add_response("delete_rule", {}, {"Name": RULE_ARN.split("/")[1]})
     invoke(poll)
     assert cfn.responses == []
-    assert aws.operations()[calls_before:] == ["ListTargetsByRule"]
+    assert aws.operations()[calls_before:] == calls
+
+
+def test_a_first_invocation_run_again_puts_the_same_polling_rule(
+    aws: Aws, cfn: CloudFormationEndpoint
+) -> None:
+    """Killed after putting its rule, the invocation is run again by Lambda: no second rule is left."""
+    names = []
+    for _ in range(2):
+        aws.expect_source()
+        expect_copy(aws)
+        aws.expect_polling_setup()
+        invoke(event("Create", cfn.url))
+        names.append([params["Name"] for operation, params in aws.calls if operation == "PutRule"][-1])
+    assert names[0] == names[1]
+    assert names[0].startswith("CopiedSnapshot-OrdersCopy")
 
 
 def test_a_poll_that_may_not_check_its_rule_goes_on(aws: Aws, cfn: CloudFormationEndpoint) -> None:

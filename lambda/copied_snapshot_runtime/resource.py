@@ -27,6 +27,7 @@ between crhelper and the handler's functions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -63,6 +64,11 @@ def shorten_reason(reason: str) -> str:
 def poll_rule_name(prefix: str, logical_id: str, suffix: str) -> str:
     room = RULE_NAME_MAX_LENGTH - len(prefix) - len(suffix)
     return f"{prefix}{logical_id[:room]}{suffix}"
+
+
+def request_suffix(request_id: str) -> str:
+    """A rule name's suffix that is the same for every delivery of a request."""
+    return hashlib.sha256(request_id.encode()).hexdigest()[:_RANDOM_SUFFIX_LENGTH].upper()
 
 
 def timeout_after(remaining_seconds: float) -> float:
@@ -140,6 +146,7 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         self._context = None
         self._response_url = ""
         self._request: Request | None = None
+        self._rule_gone = False  # a poll found its rule deleted already
         self._answer_now = False
         self._finishing_poll = False
         self._copy_arn: str | None = None
@@ -178,6 +185,7 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             return
         if request.poll and not self._rule_armed(request):
             logger.info({"message": "polling rule or target already gone: this request was answered"})
+            self._delete_rule_left(request)
             return
         super().__call__(event, context)
         if self._answer_lost:
@@ -205,10 +213,21 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             answer = self._events_client.list_targets_by_rule(Rule=request.rule_arn.split("/")[-1])
         except ClientError as error:
             if _not_found(error):
+                self._rule_gone = True
                 return False
             logger.warning({"message": "could not check the polling rule", "Error": str(error)})
             return True
         return any(target.get("Id") == _TARGET_ID for target in answer.get("Targets", []))
+
+    def _delete_rule_left(self, request: Request) -> None:
+        """A rule whose target was removed stays when its invocation ended (was killed) between the two
+        steps of the teardown; the next delivery removes it."""
+        if self._rule_gone or not request.rule_arn:
+            return
+        try:
+            self._delete_rule(request.rule_arn)
+        except ClientError:
+            logger.exception({"message": "could not delete the polling rule left without its target"})
 
     def _poll_enabled(self) -> Any:
         return not self._answer_now and super()._poll_enabled()
@@ -356,9 +375,11 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         self._remove_polling()
 
     def _put_rule(self) -> str:
-        name = poll_rule_name(
-            self._rule_prefix, self._event["LogicalResourceId"], self._rand_string(_RANDOM_SUFFIX_LENGTH)
-        )
+        """crhelper's rule, named after the request rather than at random: a first invocation run again (it
+        was killed after putting its rule) puts the same rule instead of leaving one behind."""
+        request = self._request
+        assert request is not None
+        name = poll_rule_name(self._rule_prefix, request.logical_id, request_suffix(request.request_id))
         answer = self._events_client.put_rule(Name=name, ScheduleExpression="rate(1 minute)", State="ENABLED")
         return str(answer["RuleArn"])
 
