@@ -3,6 +3,7 @@ foreign touched."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -408,6 +409,54 @@ def test_an_answer_not_delivered_keeps_the_polling_rule_and_the_next_poll_answer
     invoke(poll)
     assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS", "SUCCESS"]
     assert aws.operations().count("DeleteRule") == 1
+
+
+def start_delete(aws: Aws, cfn: CloudFormationEndpoint) -> dict[str, Any]:
+    expect_owned(aws)
+    aws.expect_delete()
+    aws.expect_polling_setup()
+    invoke(event("Delete", cfn.url, physical_id=COPY_ARN))
+    return aws.poll_event()
+
+
+def test_a_deletes_last_answer_comes_after_its_rule_is_removed(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CloudFormation may delete the function and its role as soon as the stack's last Delete answers."""
+    poll = start_delete(aws, cfn)
+    sent_after: list[list[str]] = []
+    send = response.send_response
+
+    def recording(url: str, body: dict[str, Any], attempts: int) -> response.Delivery:
+        sent_after.append(aws.operations())
+        return send(url, body, attempts=attempts)
+
+    monkeypatch.setattr(response, "send_response", recording)
+    aws.expect_gone()
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [operations] = sent_after
+    assert operations[-2:] == ["RemoveTargets", "DeleteRule"]
+    assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS"]
+
+
+def test_a_deletes_last_answer_not_delivered_puts_its_rule_back_and_the_next_poll_answers(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(response, "ATTEMPTS", 1)
+    poll = start_delete(aws, cfn)
+    as_sent = json.loads(json.dumps(poll))  # crhelper changes the event it is handed
+    cfn.statuses = [503]
+    aws.expect_gone()
+    aws.expect_polling_teardown()
+    aws.expect_polling_setup()
+    invoke(poll)
+    assert aws.operations()[-4:] == ["RemoveTargets", "DeleteRule", "PutRule", "PutTargets"]
+    assert aws.poll_event() == as_sent  # the same poll, to answer again
+    aws.expect_gone()
+    aws.expect_polling_teardown()
+    invoke(aws.poll_event())
+    assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS", "SUCCESS"]
 
 
 def test_an_answer_not_delivered_after_cloudformation_stopped_waiting_ends_polling(

@@ -353,19 +353,35 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         def deliver(url: str, body: dict[str, Any], ssl_verify: object = None) -> None:
             deliveries.append(response.send_response(url, body, attempts=attempts or response.ATTEMPTS))
 
+        request = self._request
+        last_delete = self._finishing_poll and request is not None and request.request_type == "Delete"
+        if last_delete:
+            # CloudFormation may delete this function and its role right after a Delete's answer (the last
+            # resources of a stack go once their dependents are gone): the rule goes first, while it can.
+            self._finishing_poll = False
+            poll_event = self._poll_input()
+            self._remove_polling()
         super()._send(status, shorten_reason(reason), send_response=deliver)
         delivery = deliveries[-1] if deliveries else response.Delivery.UNDELIVERED
-        request = self._request
         self._answer_lost = bool(request and not request.poll and delivery is response.Delivery.UNDELIVERED)
+        if last_delete and delivery is response.Delivery.UNDELIVERED and self._still_waited_for():
+            logger.warning(
+                {"message": "answer not delivered; the polling rule is put back, the next poll answers"}
+            )
+            self._arm(poll_event)
         if self._finishing_poll:
             self._finishing_poll = False
             self._end_polling(delivery)
 
-    def _end_polling(self, delivery: response.Delivery) -> None:
-        """Removes the polling rule once the answer is settled; keeps it while CloudFormation waits."""
+    def _still_waited_for(self) -> bool:
+        """Whether CloudFormation still waits for the answer: its ServiceTimeout has not passed."""
         request = self._request
         answer_by = request.data.get(outcomes.ANSWER_BY) if request else None
-        if delivery is response.Delivery.UNDELIVERED and answer_by and self._clock() < float(answer_by):
+        return bool(answer_by) and self._clock() < float(str(answer_by))
+
+    def _end_polling(self, delivery: response.Delivery) -> None:
+        """Removes the polling rule once the answer is settled; keeps it while CloudFormation waits."""
+        if delivery is response.Delivery.UNDELIVERED and self._still_waited_for():
             logger.warning(
                 {"message": "answer not delivered; the polling rule stays and the next poll answers"}
             )
@@ -389,9 +405,16 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         EventBridge takes at most 8192 characters of Input, and the properties (50 long tags) can exceed
         that alone. Polls need only the ids, the ResponseURL and crhelper's Data, which the event keeps.
         """
-        rule_arn = str(self._event["CrHelperRule"])
+        self._target(func_name, self._poll_input())
+
+    def _poll_input(self) -> dict[str, Any]:
+        """The event a poll gets, as it is now (a copy: crhelper changes its Data as it finishes)."""
+        event = {key: value for key, value in self._event.items() if key not in _PROPERTY_KEYS}
+        return dict(json.loads(json.dumps(event)))
+
+    def _target(self, func_name: str, poll_event: dict[str, Any]) -> None:
+        rule_arn = str(poll_event["CrHelperRule"])
         _, partition, _, region, account = rule_arn.split(":")[:5]
-        poll_event = {key: value for key, value in self._event.items() if key not in _PROPERTY_KEYS}
         self._events_client.put_targets(
             Rule=rule_arn.split("/")[1],
             Targets=[
@@ -402,6 +425,15 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
                 }
             ],
         )
+
+    def _arm(self, poll_event: dict[str, Any]) -> None:
+        """Puts a poll's rule and target back as they were, so that the next poll answers again."""
+        try:
+            rule_name = str(poll_event["CrHelperRule"]).split("/")[1]
+            self._events_client.put_rule(Name=rule_name, ScheduleExpression="rate(1 minute)", State="ENABLED")
+            self._target(self._context.function_name, poll_event)
+        except ClientError:
+            logger.exception({"message": "could not put the polling rule back; the answer is lost"})
 
     def _remove_targets(self, rule_arn: str) -> None:
         try:
