@@ -154,7 +154,7 @@ def test_standalone_server_from_the_cli_is_seeded_configured_and_controllable(
         15.0,
     )
     assert state["faults"]["restores"] == [
-        {"name": "bad-*", "final_status": "INVALID_SUBNET_ID", "remaining": None}
+        {"name": "bad-*", "final_status": "INVALID_SUBNET_ID", "remaining": None, "late": 0.0}
     ]
     assert [snapshot["snapshotName"] for snapshot in state["snapshots"]] == ["orders-nightly"]
     status, calls = http("GET", f"{url}/_local/calls")
