@@ -459,6 +459,31 @@ def test_a_deletes_last_answer_not_delivered_puts_its_rule_back_and_the_next_pol
     assert [answer["Status"] for answer in cfn.responses] == ["SUCCESS", "SUCCESS"]
 
 
+@pytest.mark.parametrize("rule", ["gone", "no target"])
+def test_a_deletes_poll_run_again_after_its_rule_went_answers_success_once_the_copy_is_gone(
+    aws: Aws, cfn: CloudFormationEndpoint, rule: str
+) -> None:
+    """Killed between removing its rule and answering, the last poll is run again by Lambda."""
+    poll = start_delete(aws, cfn)
+    aws.rule = rule
+    aws.expect_gone()
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [answer] = cfn.responses
+    assert (answer["Status"], answer["PhysicalResourceId"]) == ("SUCCESS", COPY_ARN)
+
+
+def test_a_deletes_poll_whose_rule_went_does_not_answer_while_the_copy_is_there(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poll = start_delete(aws, cfn)
+    aws.rule = "gone"
+    monkeypatch.setattr(invocation, "clock", lambda: float(poll["CrHelperData"]["Deadline"]) + 1)
+    aws.expect_get("DELETING")
+    invoke(poll)
+    assert cfn.responses == []  # past the deadline it would answer FAILED: never after the rule went
+
+
 def test_an_answer_not_delivered_after_cloudformation_stopped_waiting_ends_polling(
     aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

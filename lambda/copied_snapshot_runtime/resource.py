@@ -147,6 +147,7 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         self._response_url = ""
         self._request: Request | None = None
         self._rule_gone = False  # a poll found its rule deleted already
+        self._only_if_done = False  # a Delete's poll whose rule is gone answers only SUCCESS
         self._answer_now = False
         self._finishing_poll = False
         self._copy_arn: str | None = None
@@ -184,9 +185,14 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             self._answer_unknown_type(request)
             return
         if request.poll and not self._rule_armed(request):
-            logger.info({"message": "polling rule or target already gone: this request was answered"})
-            self._delete_rule_left(request)
-            return
+            if request.request_type != "Delete":
+                logger.info({"message": "polling rule or target already gone: this request was answered"})
+                self._delete_rule_left(request)
+                return
+            # A Delete's last poll removes its rule before it answers: this may be Lambda running again one
+            # that was killed in between. It answers only SUCCESS, and only once the snapshot is gone.
+            logger.info({"message": "polling rule or target already gone: answering only if done"})
+            self._only_if_done = True
         super().__call__(event, context)
         if self._answer_lost:
             # No polling rule will answer again: Lambda invokes a failed asynchronous invocation again.
@@ -241,6 +247,8 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         except Exception as error:
             logger.error(str(error), exc_info=True)
             outcome = outcomes.Failed(str(error))
+        if self._only_if_done and not isinstance(outcome, outcomes.Done):
+            outcome = outcomes.Waiting()
         if isinstance(outcome, outcomes.Started) and not request.poll:
             self.Data.update(outcome.poll_state())
             self.PhysicalResourceId = outcome.physical_id
