@@ -21,6 +21,7 @@ import logging
 import re
 import shutil
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -61,7 +62,9 @@ SECRET_ACCESS_KEY = "local-cloud"  # noqa: S105 - the local services check no se
 DEFAULT_DURATIONS = Durations(
     cluster=120.0, snapshot=120.0, copy=180.0, delete=60.0, restore=240.0, update=120.0
 )
-
+# Wall-clock seconds a safe point waits at most for invocations still running (see `_quiet`).
+QUIET_WAIT = 10.0
+POLL = 0.05
 
 # What a run of the local cloud writes in its state folder (the Lambda runtime's build is a cache, kept).
 RUN_STATE = (
@@ -222,7 +225,9 @@ class LocalCloud(serving.Running):
             self.runner.register(replace(function, environment=environment))
 
     def save(self) -> None:
-        """Saves the services' state with the stacks (a safe point: no stack operation is under way)."""
+        """Saves the services' state with the stacks (a safe point: no stack operation is under way), once
+        the invocations still running have ended."""
+        self._quiet()
         with self._access_keys_lock:
             access_keys = dict(self._access_keys)
         moto = persistence.dump_moto()
@@ -238,17 +243,29 @@ class LocalCloud(serving.Running):
         )
         persistence.write(self.state_dir, saved, moto)
 
+    def _quiet(self) -> None:
+        """Waits (up to QUIET_WAIT) until no invocation runs. A handler goes on for a moment after it answers
+        (crhelper removes its polling rule then): saved before that, the state would hold a rule that polls,
+        in the next run, for an answer nobody waits for any more."""
+        deadline = time.monotonic() + QUIET_WAIT
+        while time.monotonic() < deadline and any(
+            record.outcome == "running" for record in list(self.runner.invocations)
+        ):
+            time.sleep(POLL)
+
     def stop(self) -> None:
         self.scheduler.stop()
-        self.runner.shutdown()
-        if self._started:
-            self.save()
-            self._started = False
-        self.responses.stop()
-        self._moto.stop()
-        self.docdb.stop()
-        if isinstance(self.clock, SimulatedClock):
-            self.clock.stop()
+        try:
+            if self._started:
+                self._started = False
+                self.save()
+        finally:
+            self.runner.shutdown()
+            self.responses.stop()
+            self._moto.stop()
+            self.docdb.stop()
+            if isinstance(self.clock, SimulatedClock):
+                self.clock.stop()
 
     # -- what resources and functions use --------------------------------------------------------------------
 

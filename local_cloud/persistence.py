@@ -9,7 +9,7 @@ Two parts, kept two ways:
   pickled per service as LocalStack's persistence does. Rebuilding them from the stored stacks through the API
   cannot work: moto picks KMS key ids, IAM access keys and EC2 ids itself, and the stacks hold them.
   Standard pickle refuses four parts of moto's backends (checked with moto 5.2): KMS's RSA private keys,
-  Lambda's WeakValueDictionary, SSM's ParameterDict and a defaultdict made by a lambda; `_Pickler` reduces
+  Lambda's WeakValueDictionary, SSM's ParameterDict and defaultdicts made by lambdas; `_Pickler` reduces
   them to plain values. A pickle runs code when loaded: the folder is trusted as the local cloud's own.
 - everything else as JSON in `services.json`: the clock's time, the docdb-elastic service's state, the
   accounts' access keys and default keys, the places deployed to, the functions the Lambda runner runs, a
@@ -28,7 +28,7 @@ import io
 import json
 import pickle
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,15 +184,36 @@ class _Pickler(pickle.Pickler):
             return weakref.WeakValueDictionary, (dict(obj),)
         if isinstance(obj, ParameterDict):
             return _parameter_dict, (obj.account_id, obj.region_name, dict(obj), dict(vars(obj)))
-        if isinstance(obj, collections.defaultdict) and _made_by(obj, "SimpleSystemManagerBackend.__init__"):
-            return _nested_tags, ({key: dict(value) for key, value in obj.items()},)  # type -> id -> tags
+        if isinstance(obj, collections.defaultdict) and obj.default_factory is not None:
+            if not _is_lambda(obj.default_factory):
+                return NotImplemented
+            return (
+                collections.defaultdict,
+                (_named_factory(obj.default_factory),),
+                None,
+                None,
+                iter(obj.items()),
+            )
         return NotImplemented
 
 
-def _made_by(made: collections.defaultdict[Any, Any], function: str) -> bool:
-    """Whether a defaultdict's factory is a lambda defined in `function` (a qualified name)."""
-    factory = made.default_factory
-    return factory is not None and getattr(factory, "__qualname__", "") == f"{function}.<locals>.<lambda>"
+def _is_lambda(factory: Any) -> bool:
+    return getattr(factory, "__name__", "") == "<lambda>"
+
+
+def _named_factory(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """A factory pickle can name that makes what a defaultdict's lambda makes (moto's: `lambda: {}`, and
+    SSM's `lambda: defaultdict(dict)`)."""
+    made = factory()
+    if type(made) in (dict, list, set) and not made:
+        return type(made)
+    if isinstance(made, collections.defaultdict) and made.default_factory is dict and not made:
+        return _dicts_by_key
+    raise TypeError(f"cannot save a defaultdict whose factory {factory.__qualname__} makes {made!r}")
+
+
+def _dicts_by_key() -> collections.defaultdict[str, dict[str, Any]]:
+    return collections.defaultdict(dict)
 
 
 def _private_key(der: bytes) -> rsa.RSAPrivateKey:
@@ -208,15 +229,3 @@ def _parameter_dict(
     made.update(items)
     vars(made).update(attributes)
     return made
-
-
-def _nested_tags(items: Mapping[str, Mapping[str, Any]]) -> collections.defaultdict[str, Any]:
-    """SSM's table again, its factory a module's function (pickled by name when saved again)."""
-    made: collections.defaultdict[str, Any] = collections.defaultdict(_tags_by_id)
-    for key, value in items.items():
-        made[key].update(value)
-    return made
-
-
-def _tags_by_id() -> collections.defaultdict[str, dict[str, str]]:
-    return collections.defaultdict(dict)

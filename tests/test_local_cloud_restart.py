@@ -3,18 +3,23 @@ and loaded by the next start, and what cannot be recovered is refused at start, 
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 from typing import Any
 
-from local_cloud.cloud import LocalCloud
+import pytest
+from aws_cdk import App, Environment, Stack
+
+from copied_snapshot import CopiedSnapshot
+from local_cloud.cloud import LocalCloud, StaleState
+from local_cloud.cloudformation.errors import DeployFailed
 from local_cloud.cloudformation.order import Order
-from local_cloud.cloudformation.store import StackState
+from local_cloud.cloudformation.store import StackState, StackStore
 from local_cloud.docdb_elastic.clock import ManualClock
 from local_cloud.docdb_elastic.identity import Caller
 from local_cloud.docdb_elastic.state import ACTIVE, COPYING, Backend, Durations
 from local_cloud.persistence import SERVICES_FILE, Saved, problems, stack_digest
+from tests.conftest import cdk_json_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -90,7 +95,6 @@ def test_a_saved_function_whose_code_is_gone_cannot_be_continued_from(tmp_path: 
 
 SOURCE = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/restart-source"
 FAST = Durations(cluster=120, snapshot=120, copy=240, delete=120)  # simulated seconds: 0.5 to 1 s at 240
-_numbers = itertools.count()
 
 
 def new_cloud(state_dir: Path, **options: Any) -> LocalCloud:
@@ -128,3 +132,84 @@ def test_moto_and_the_service_are_as_the_last_run_left_them_and_the_clock_goes_o
         assert {tag["Key"] for tag in tags} == {"team", "a"}
         assert [rule["Name"] for rule in second.client("events", REGION).list_rules()["Rules"]] == ["kept"]
         assert second.client("ec2", REGION).describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["VpcId"] == vpc
+
+
+@pytest.fixture(scope="module")
+def outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cdk.out for the module: its stacks share the bundled handler's asset (bundled once)."""
+    return tmp_path_factory.mktemp("cdk") / "cdk.out"
+
+
+def synth(outdir: Path, stack_name: str, source: str = SOURCE, **options: Any) -> Path:
+    """A one-stack app with a copy of `source`, synthesized with the real bundling and cdk.json's context."""
+    app = App(outdir=str(outdir), context=cdk_json_context())
+    stack = Stack(app, stack_name, env=Environment(account=ACCOUNT, region=REGION))
+    CopiedSnapshot(stack, "Copy", source_snapshot_arn=source, **options)
+    return Path(app.synth().directory)
+
+
+def copies(cloud: LocalCloud) -> list[str]:
+    return [
+        item["snapshotArn"]
+        for item in cloud.docdb.backend.state()["snapshots"]
+        if item["snapshotArn"] != SOURCE
+    ]
+
+
+def copy_arn(stack: StackState) -> str:
+    return next(resource.physical_id for name, resource in stack.resources.items() if name.startswith("Copy"))
+
+
+def rules(cloud: LocalCloud) -> list[str]:
+    return [rule["Name"] for rule in cloud.client("events", REGION).list_rules()["Rules"]]
+
+
+def test_a_restarted_cloud_destroys_what_the_last_run_deployed_and_leaves_nothing(
+    tmp_path: Path, outdir: Path
+) -> None:
+    assembly = synth(outdir, "Restarted")
+    with new_cloud(tmp_path) as first:
+        first.seed_source_snapshot(SOURCE)
+        (deployed,) = first.deploy(assembly)
+        assert copies(first) == [copy_arn(deployed)]
+
+    with new_cloud(tmp_path) as second:
+        assert rules(second) == []  # saved once the handler had removed its polling rule
+        assert second.destroy(assembly) == ["Restarted"]
+        assert copies(second) == []
+        assert rules(second) == []
+        assert second.store.all() == []
+        requests = [(t.request_type, t.status) for t in second.custom.timelines]
+        assert requests == [("Delete", "SUCCESS")]
+
+
+def test_a_rerun_after_a_failed_deploy_deploys_without_fresh(tmp_path: Path, outdir: Path) -> None:
+    missing = SOURCE.replace("restart-source", "restart-missing")
+    with new_cloud(tmp_path) as first:
+        first.seed_source_snapshot(SOURCE)
+        (deployed,) = first.deploy(synth(outdir, "Rerun", target_snapshot_name="rerun-first"))
+        with pytest.raises(DeployFailed, match=f"source snapshot {missing} does not exist"):
+            first.deploy(synth(outdir, "Rerun", source=missing, target_snapshot_name="rerun-second"))
+    stack = StackStore(tmp_path).load("Rerun")
+    assert stack is not None
+    assert stack.status == "UPDATE_ROLLBACK_COMPLETE"
+
+    with new_cloud(tmp_path) as second:
+        (updated,) = second.deploy(synth(outdir, "Rerun", target_snapshot_name="rerun-second"))
+        assert updated.status == "UPDATE_COMPLETE"
+        assert copies(second) == [copy_arn(updated)] != [copy_arn(deployed)]
+        assert second.destroy(outdir) == ["Rerun"]
+        assert copies(second) == []
+        assert rules(second) == []
+
+
+def test_stacks_changed_after_the_services_were_saved_are_refused_at_start_naming_fresh(
+    tmp_path: Path,
+) -> None:
+    with new_cloud(tmp_path):
+        pass
+    StackStore(tmp_path).save(stored("Later"))
+    with pytest.raises(StaleState, match=r"Later \(CREATE_COMPLETE\) changed after .* --fresh"):
+        new_cloud(tmp_path).start()
+    with new_cloud(tmp_path, fresh=True) as fresh:
+        assert fresh.store.all() == []
