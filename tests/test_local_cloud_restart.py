@@ -4,6 +4,9 @@ and loaded by the next start, and what cannot be recovered is refused at start, 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +216,42 @@ def test_stacks_changed_after_the_services_were_saved_are_refused_at_start_namin
         new_cloud(tmp_path).start()
     with new_cloud(tmp_path, fresh=True) as fresh:
         assert fresh.store.all() == []
+
+
+def interrupted_demo(state_dir: Path, assembly: Path, signal_number: int) -> int:
+    """A `demo` run stopped by a signal while its copy is being created; answers its exit code."""
+    command = [
+        sys.executable, "-m", "local_cloud", "demo", str(assembly), "--state-dir", str(state_dir),
+        "--time-scale", "240", "--seed-sources",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "CREATE_IN_PROGRESS" in line and "Custom::CopiedSnapshot" in line:
+            process.send_signal(signal_number)
+            break
+    process.stdout.read()
+    return process.wait(timeout=60)
+
+
+def serve_once(state_dir: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "local_cloud", "serve", "--state-dir", str(state_dir)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "code", "problem"),
+    [
+        (signal.SIGINT, 130, "Interrupted was interrupted while CREATE_IN_PROGRESS"),
+        (signal.SIGKILL, -signal.SIGKILL, "stacks Interrupted (CREATE_IN_PROGRESS) were stored without"),
+    ],
+)
+def test_a_run_stopped_during_a_deploy_is_refused_at_the_next_start_naming_fresh(
+    tmp_path: Path, outdir: Path, signal_number: int, code: int, problem: str
+) -> None:
+    assembly = synth(outdir, "Interrupted")
+    assert interrupted_demo(tmp_path, assembly, signal_number) == code
+    refused = serve_once(tmp_path)
+    assert refused.returncode == 1
+    assert problem in refused.stderr
+    assert "Start again with --fresh" in refused.stderr
