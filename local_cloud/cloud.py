@@ -204,7 +204,7 @@ class LocalCloud(serving.Running):
         found = persistence.problems(self.store.all(), self._saved[0] if self._saved else None)
         if found:
             raise StaleState(
-                f"{self.state_dir} holds stacks of an earlier run that cannot be continued from: "
+                f"{self.state_dir} holds an earlier run's state that cannot be continued from: "
                 f"{'; '.join(found)}. Start again with --fresh (LocalCloud(fresh=True)) to wipe the state "
                 "folder: its stacks and the services' state go, and with them every resource they made."
             )
@@ -236,6 +236,7 @@ class LocalCloud(serving.Running):
             stacks={stack.stack_name: persistence.stack_digest(stack) for stack in self.store.all()},
             docdb=self.docdb.backend.to_json(),
             moto_digest=persistence.moto_digest(moto),
+            moto_version=persistence.moto_version(),
             access_keys=access_keys,
             default_keys=[(region, account, arn) for (region, account), arn in self._default_keys.items()],
             places=sorted(self._places),

@@ -30,6 +30,7 @@ import pickle
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ class Saved:
     stacks: dict[str, str]  # stack name -> digest of the stack as stored then
     docdb: dict[str, Any]
     moto_digest: str
+    moto_version: str = ""  # a pickle is read back by the moto version that wrote it
     access_keys: dict[str, str] = field(default_factory=dict)  # account -> access key id
     default_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (region, account, key ARN)
     places: list[tuple[str, str]] = field(default_factory=list)  # (region, account)
@@ -88,6 +90,11 @@ def function_from_json(data: Mapping[str, Any]) -> Function:
 
 def problems(stacks: Sequence[StackState], saved: Saved | None) -> list[str]:
     """Why the stored stacks and the saved services' state cannot be continued from (nothing: they can)."""
+    if saved is not None and saved.moto_version != moto_version():
+        return [
+            f"the services' state was saved with moto {saved.moto_version or 'unknown'}, this is moto "
+            f"{moto_version()}: its pickled backends cannot be read back"
+        ]
     if not stacks:
         return []
     if saved is None:
@@ -134,10 +141,13 @@ def read(state_dir: Path) -> tuple[Saved, bytes] | None:
     services, moto = state_dir / SERVICES_FILE, state_dir / MOTO_FILE
     if not services.is_file() or not moto.is_file():
         return None
-    data = json.loads(services.read_text())
-    if data.get("format") != FORMAT:
+    try:
+        data = json.loads(services.read_text())
+        if data.get("format") != FORMAT:
+            return None
+        saved = Saved.from_json(data)
+    except (ValueError, TypeError):  # not JSON, or not the fields of `Saved`: not a state to continue from
         return None
-    saved = Saved.from_json(data)
     pickled = moto.read_bytes()
     if hashlib.sha256(pickled).hexdigest() != saved.moto_digest:
         return None
@@ -158,6 +168,10 @@ def load_moto(data: bytes) -> None:
         live = get_backend(name)  # type: ignore[call-overload]
         live.clear()
         live.update(backends)
+
+
+def moto_version() -> str:
+    return version("moto")
 
 
 def moto_digest(data: bytes) -> str:

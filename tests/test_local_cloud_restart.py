@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,17 @@ from local_cloud.cloudformation.store import StackState, StackStore
 from local_cloud.docdb_elastic.clock import ManualClock
 from local_cloud.docdb_elastic.identity import Caller
 from local_cloud.docdb_elastic.state import ACTIVE, COPYING, Backend, Durations
-from local_cloud.persistence import SERVICES_FILE, Saved, problems, stack_digest
+from local_cloud.persistence import (
+    MOTO_FILE,
+    SERVICES_FILE,
+    Saved,
+    moto_digest,
+    moto_version,
+    problems,
+    read,
+    stack_digest,
+    write,
+)
 from tests.conftest import cdk_json_context
 
 ACCOUNT = "123456789012"
@@ -58,7 +69,14 @@ def stored(name: str, status: str = "CREATE_COMPLETE") -> StackState:
 
 def saved_with(*stacks: StackState, functions: list[dict[str, Any]] | None = None) -> Saved:
     digests = {stack.stack_name: stack_digest(stack) for stack in stacks}
-    return Saved(clock=0.0, stacks=digests, docdb={}, moto_digest="", functions=functions or [])
+    return Saved(
+        clock=0.0,
+        stacks=digests,
+        docdb={},
+        moto_digest="",
+        moto_version=moto_version(),
+        functions=functions or [],
+    )
 
 
 def test_stacks_saved_with_the_services_at_a_safe_point_can_be_continued_from() -> None:
@@ -92,6 +110,26 @@ def test_a_saved_function_whose_code_is_gone_cannot_be_continued_from(tmp_path: 
     assert problems([stored("Done")], saved_with(stored("Done"), functions=[function])) == [
         f"function Handler's code {tmp_path / 'asset.gone'} is gone (its assembly was removed)"
     ]
+
+
+def test_a_state_saved_by_another_moto_cannot_be_continued_from_even_without_stacks() -> None:
+    older = replace(saved_with(), moto_version="0.0.1")
+    assert problems([], older) == [
+        f"the services' state was saved with moto 0.0.1, this is moto {moto_version()}: its pickled "
+        "backends cannot be read back"
+    ]
+
+
+def test_a_pickle_written_without_its_services_file_or_an_unreadable_file_is_no_saved_state(
+    tmp_path: Path,
+) -> None:
+    saved = replace(saved_with(stored("Done")), moto_digest=moto_digest(b"backends"))
+    write(tmp_path, saved, b"backends")
+    assert read(tmp_path) == (saved, b"backends")
+    (tmp_path / MOTO_FILE).write_bytes(b"backends of a later save")  # killed before services.json followed
+    assert read(tmp_path) is None
+    (tmp_path / SERVICES_FILE).write_text("{")
+    assert read(tmp_path) is None
 
 
 # -- a local cloud started again on its state folder ---------------------------------------------------------
