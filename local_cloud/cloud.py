@@ -356,6 +356,8 @@ class LocalCloud(serving.Running):
         parsed = parse_arn(arn)
         if parsed is None or parsed.kind != "cluster-snapshot":
             raise InvalidRequest(f"{arn} is not a docdb-elastic cluster-snapshot ARN")
+        if any(item["snapshotArn"] == arn for item in self.docdb.backend.state()["snapshots"]):
+            return arn  # seeded by an earlier run on this state folder, and kept with its services' state
         key = self._default_key(parsed.region, parsed.account) if encrypted else ""
         cluster = self.docdb.backend.create_cluster(
             Caller(parsed.account, parsed.region, parsed.account),

@@ -162,6 +162,8 @@ def test_moto_and_the_service_are_as_the_last_run_left_them_and_the_clock_goes_o
             "snapshots": second.docdb.backend.state()["snapshots"],
         }
         assert [s["snapshotArn"] for s in second.docdb.backend.state()["snapshots"]] == [SOURCE]
+        assert second.seed_source_snapshot(SOURCE) == SOURCE  # a rerun's --seed-snapshot finds it kept
+        assert [s["snapshotArn"] for s in second.docdb.backend.state()["snapshots"]] == [SOURCE]
         assert second.access_key(ACCOUNT) == access_key
         assert second.client("kms", REGION).describe_key(KeyId=key)["KeyMetadata"]["Description"] == "kept"
         ssm = second.client("ssm", REGION)
