@@ -133,7 +133,8 @@ def _cloud_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--fresh",
         action="store_true",
-        help="wipe what earlier runs left in --state-dir (stacks, logs) before starting",
+        help="wipe what earlier runs left in --state-dir (stacks, services' state, logs) before starting; "
+        "without it, a run continues from the state the last one saved",
     )
     command.add_argument(
         "--seed-snapshot",

@@ -55,19 +55,21 @@ class Clock(Protocol):
 
 
 class ScaledClock:
-    """Simulated time that starts at the wall clock's time and runs `scale` times faster."""
+    """Simulated time that starts at the wall clock's time (or `start`) and runs `scale` times faster."""
 
-    def __init__(self, scale: float = 1.0) -> None:
+    def __init__(self, scale: float = 1.0, *, start: float | None = None) -> None:
+        """`start`: the simulated time now (default: the wall clock's), e.g. where a saved run's clock was."""
         if scale <= 0:
             raise ValueError(f"a clock's scale must be positive, got {scale}")
         self.scale = scale
         self._origin = time.time()
+        self._start = self._origin if start is None else start
 
     def now(self) -> float:
         return self._at(time.time())
 
     def _at(self, real: float) -> float:
-        return self._origin + (real - self._origin) * self.scale
+        return self._start + (real - self._origin) * self.scale
 
     def sleep(self, seconds: float) -> None:
         time.sleep(max(0.0, seconds) / self.scale)

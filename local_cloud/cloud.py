@@ -6,7 +6,8 @@
 - EventBridge's schedules: `scheduler`, firing enabled rate rules at their targets;
 - time: one clock (`clock`) for every wait: scaled (`time_scale`) or simulated (idle time skipped);
 - custom resource responses: an HTTPS ResponseURL with a throwaway CA (`cloudformation.responses`);
-- CloudFormation: `cloudformation.engine`, deploying a synthesized cloud assembly, stacks kept in `state_dir`.
+- CloudFormation: `cloudformation.engine`, deploying a synthesized cloud assembly, stacks kept in `state_dir`;
+- the services' state: `persistence`, saved in `state_dir` with the stacks, so that a restart continues.
 
 Functions reach every service through the standard variables (`AWS_ENDPOINT_URL_DOCDB_ELASTIC`,
 `AWS_ENDPOINT_URL`), with an access key of the stack's account (`access_key`), exactly as an unchanged boto3
@@ -20,9 +21,10 @@ import logging
 import re
 import shutil
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -30,7 +32,7 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from local_cloud import serving
+from local_cloud import persistence, serving
 from local_cloud.assembly import AssemblyError, Stack, read_assembly
 from local_cloud.clock import Clock, ScaledClock, SimulatedClock
 from local_cloud.cloudformation.custom import CustomResource
@@ -60,14 +62,24 @@ SECRET_ACCESS_KEY = "local-cloud"  # noqa: S105 - the local services check no se
 DEFAULT_DURATIONS = Durations(
     cluster=120.0, snapshot=120.0, copy=180.0, delete=60.0, restore=240.0, update=120.0
 )
-
+# Wall-clock seconds a safe point waits at most for invocations still running (see `_quiet`).
+QUIET_WAIT = 10.0
+POLL = 0.05
 
 # What a run of the local cloud writes in its state folder (the Lambda runtime's build is a cache, kept).
-RUN_STATE = ("stacks", "logs", "report.json", "endpoints.json", "response-ca.pem")
+RUN_STATE = (
+    "stacks",
+    "logs",
+    "report.json",
+    "endpoints.json",
+    "response-ca.pem",
+    persistence.SERVICES_FILE,
+    persistence.MOTO_FILE,
+)
 
 
 class StaleState(DeploymentError):
-    """The state folder holds stacks whose resources lived in services that are gone."""
+    """The state folder holds stacks that the saved services' state cannot be continued from."""
 
 
 def wipe(state_dir: Path) -> None:
@@ -118,7 +130,15 @@ class LocalCloud(serving.Running):
             wipe(state_dir)
         self.state_dir = state_dir
         self.account = account
-        self.clock: Clock = SimulatedClock(scale=time_scale) if simulated else ScaledClock(time_scale)
+        self._saved = persistence.read(state_dir)
+        self._started = False
+        # Times the services saved are the last run's clock's: this run's continues from where it was.
+        start = self._saved[0].clock if self._saved else None
+        self.clock: Clock = (
+            SimulatedClock(scale=time_scale, start=start)
+            if simulated
+            else ScaledClock(time_scale, start=start)
+        )
         self.time_scale = time_scale
         self.delivery = delivery or AtLeastOnce()
         self.docdb = LocalDocDBElastic(seed=seed, durations=durations, clock=self.clock)
@@ -162,38 +182,91 @@ class LocalCloud(serving.Running):
     # -- life ------------------------------------------------------------------------------------------------
 
     def start(self) -> Self:
-        self._check_no_stale_stacks()
+        self._check_recoverable()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request otherwise
         self.docdb.start()
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
-        # moto keeps its state per process: a new local cloud starts from an empty one.
+        # moto keeps its state per process: a new local cloud starts from an empty one, or the saved one.
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"))  # noqa: S310
         self.responses.start()
+        if self._saved:
+            self._load(*self._saved)
         self.scheduler.start()
+        self._started = True
         return self
 
-    def _check_no_stale_stacks(self) -> None:
-        """Stacks stored by an earlier run (stopped, killed, or failed) name resources in moto, the
-        docdb-elastic service and the Lambda runner, which kept them in memory only: they cannot be updated
-        or destroyed, so the cloud refuses to start on them instead of failing later."""
-        stale = [f"{stack.stack_name} ({stack.status})" for stack in self.store.all()]
-        if stale:
+    def _check_recoverable(self) -> None:
+        """Stacks stored by an earlier run name resources in moto, the docdb-elastic service and the Lambda
+        runner: the cloud continues from them only with the services' state saved at the stacks' last safe
+        point, and refuses to start otherwise instead of failing later."""
+        found = persistence.problems(self.store.all(), self._saved[0] if self._saved else None)
+        if found:
             raise StaleState(
-                f"{self.state_dir} holds stacks of an earlier run: {', '.join(stale)}; their resources ended "
-                "with that run's services, so they cannot be updated or destroyed. Start again with --fresh "
-                "(LocalCloud(fresh=True)) to wipe the state folder."
+                f"{self.state_dir} holds an earlier run's state that cannot be continued from: "
+                f"{'; '.join(found)}. Start again with --fresh (LocalCloud(fresh=True)) to wipe the state "
+                "folder: its stacks and the services' state go, and with them every resource they made."
             )
+
+    def _load(self, saved: persistence.Saved, moto: bytes) -> None:
+        """The services as the last run saved them; its functions run with this run's endpoints."""
+        persistence.load_moto(moto)
+        self.docdb.backend.from_json(saved.docdb)
+        for account, access_key in saved.access_keys.items():
+            self._access_keys[account] = access_key
+            self.docdb.service.accounts[access_key] = account
+        self._default_keys.update({(region, account): arn for region, account, arn in saved.default_keys})
+        self._places.update(saved.places)
+        for data in saved.functions:
+            function = persistence.function_from_json(data)
+            _, _, _, region, account, *_ = function.arn.split(":")
+            environment = self.function_environment(region, function.environment, account)
+            self.runner.register(replace(function, environment=environment))
+
+    def save(self) -> None:
+        """Saves the services' state with the stacks (a safe point: no stack operation is under way), once
+        the invocations still running have ended."""
+        self._quiet()
+        with self._access_keys_lock:
+            access_keys = dict(self._access_keys)
+        moto = persistence.dump_moto()
+        saved = persistence.Saved(
+            clock=self.clock.now(),
+            stacks={stack.stack_name: persistence.stack_digest(stack) for stack in self.store.all()},
+            docdb=self.docdb.backend.to_json(),
+            moto_digest=persistence.moto_digest(moto),
+            moto_version=persistence.moto_version(),
+            access_keys=access_keys,
+            default_keys=[(region, account, arn) for (region, account), arn in self._default_keys.items()],
+            places=sorted(self._places),
+            functions=[persistence.function_json(function) for function in self.runner.functions()],
+        )
+        persistence.write(self.state_dir, saved, moto)
+
+    def _quiet(self) -> None:
+        """Waits (up to QUIET_WAIT) until no invocation runs. A handler goes on for a moment after it answers
+        (crhelper removes its polling rule then): saved before that, the state would hold a rule that polls,
+        in the next run, for an answer nobody waits for any more."""
+        deadline = time.monotonic() + QUIET_WAIT
+        while time.monotonic() < deadline and any(
+            record.outcome == "running" for record in list(self.runner.invocations)
+        ):
+            time.sleep(POLL)
 
     def stop(self) -> None:
         self.scheduler.stop()
-        self.runner.shutdown()
-        self.responses.stop()
-        self._moto.stop()
-        self.docdb.stop()
-        if isinstance(self.clock, SimulatedClock):
-            self.clock.stop()
+        try:
+            if self._started:
+                self._started = False
+                self.save()
+        finally:
+            self.runner.shutdown()
+            self.responses.stop()
+            self._moto.stop()
+            self.docdb.stop()
+            if isinstance(self.clock, SimulatedClock):
+                self.clock.stop()
 
     # -- what resources and functions use --------------------------------------------------------------------
 
@@ -283,6 +356,8 @@ class LocalCloud(serving.Running):
         parsed = parse_arn(arn)
         if parsed is None or parsed.kind != "cluster-snapshot":
             raise InvalidRequest(f"{arn} is not a docdb-elastic cluster-snapshot ARN")
+        if any(item["snapshotArn"] == arn for item in self.docdb.backend.state()["snapshots"]):
+            return arn  # seeded by an earlier run on this state folder, and kept with its services' state
         key = self._default_key(parsed.region, parsed.account) if encrypted else ""
         cluster = self.docdb.backend.create_cluster(
             Caller(parsed.account, parsed.region, parsed.account),
@@ -331,17 +406,23 @@ class LocalCloud(serving.Running):
         with self.clock.busy():
             for stack in self.stacks(assembly_dir, names):
                 self.bootstrap(stack.region, stack.account)
-                deployed.append(self.engine.deploy(stack))
+                try:
+                    deployed.append(self.engine.deploy(stack))
+                finally:
+                    self.save()
         return deployed
 
     def destroy(self, assembly_dir: Path, names: list[str] | None = None) -> list[str]:
         """Destroys the assembly's deployed stacks, dependents first; answers the stacks destroyed."""
+        destroyed = []
         with self.clock.busy():
-            return [
-                stack.stack_name
-                for stack in reversed(self.stacks(assembly_dir, names))
-                if self.engine.destroy(stack.stack_name)
-            ]
+            for stack in reversed(self.stacks(assembly_dir, names)):
+                try:
+                    if self.engine.destroy(stack.stack_name):
+                        destroyed.append(stack.stack_name)
+                finally:
+                    self.save()
+        return destroyed
 
     def bootstrap(self, region: str, account: str | None = None) -> None:
         """What `cdk bootstrap` leaves behind that templates check: the bootstrap version parameter."""

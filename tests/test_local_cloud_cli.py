@@ -268,7 +268,7 @@ def test_a_rerun_on_the_stacks_of_a_killed_run_says_to_start_fresh_and_fresh_sta
     )
     refused = local_cloud(state_dir, "serve")
     assert refused.returncode == 1
-    assert "holds stacks of an earlier run: LeftBehind (CREATE_IN_PROGRESS)" in refused.stderr
+    assert "stacks LeftBehind (CREATE_IN_PROGRESS) were stored without the services' state" in refused.stderr
     assert "--fresh" in refused.stderr
     command = [sys.executable, "-m", "local_cloud", "serve", "--fresh", "--state-dir", str(state_dir)]
     server = until_serving(command)

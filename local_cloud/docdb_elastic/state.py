@@ -15,7 +15,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from local_cloud.docdb_elastic import errors
@@ -623,6 +623,30 @@ class Backend:
                 "durations": vars(self.durations).copy(),
                 "snapshotQuota": self.snapshot_quota,
             }
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything the service holds, as JSON values, for `from_json` in a later process (a restarted local
+        cloud keeps the snapshots and clusters its stacks made). Times are the clock's seconds: the process
+        that loads them must run a clock that continues from them."""
+        with self._lock:
+            version, internal, gauss = self._ids.getstate()
+            return {
+                "clusters": [asdict(cluster) for cluster in self._clusters.values()],
+                "snapshots": [asdict(snapshot) for snapshot in self._snapshots.values()],
+                "settleTimes": dict(self._settle_times),
+                "sequence": self._sequence,
+                "ids": [version, list(internal), gauss],
+            }
+
+    def from_json(self, data: Mapping[str, Any]) -> None:
+        """Replaces what the service holds with what `to_json` saved (its configuration and faults stay)."""
+        with self._lock:
+            self._clusters = {item["arn"]: Cluster(**item) for item in data["clusters"]}
+            self._snapshots = {item["arn"]: Snapshot(**item) for item in data["snapshots"]}
+            self._settle_times = dict(data["settleTimes"])
+            self._sequence = int(data["sequence"])
+            version, internal, gauss = data["ids"]
+            self._ids.setstate((version, tuple(internal), gauss))
 
     # -- internals -----------------------------------------------------------------------------------------
 

@@ -305,6 +305,11 @@ class LambdaRunner:
             registered = self._functions.get(function_name(name_or_arn))
             return registered.function if registered else None
 
+    def functions(self) -> list[Function]:
+        """The functions registered, for saving them with the services' state."""
+        with self._lock:
+            return [registered.function for registered in self._functions.values()]
+
     def log(self, name: str) -> str:
         with self._lock:
             registered = self._functions.get(name)
