@@ -207,6 +207,7 @@ class Row:
     targets: int = 0
     permissions: int = 0
     stuck: int = 0
+    met: dict[str, int] = field(default_factory=dict)  # faults met, by kind: what the seed really did
     failed_steps: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
 
@@ -259,6 +260,7 @@ def run_seed(seed: int, assemblies: Sequence[Path], state_dir: Path) -> Row:
             row.findings.append(f"stacks left: {', '.join(left)}")
         _check_destroyed(cloud, row)
         judge_answers(cloud.custom.timelines, plan, row)
+        row.met = faults_met(cloud)
     return row
 
 
@@ -295,6 +297,20 @@ def _let_settle(cloud: LocalCloud) -> None:
     one and two minutes), repeated deliveries, invocations that answered and are cleaning up."""
     with cloud.clock.busy():
         cloud.clock.sleep(SETTLE_SECONDS)
+
+
+def faults_met(cloud: LocalCloud) -> dict[str, int]:
+    """How many faults of each kind the run met (a seed's plan says what may happen, this what did)."""
+    outcomes = [call.outcome for call in cloud.docdb.calls.all()]
+    invocations = list(cloud.runner.invocations)
+    return {
+        "throttled": outcomes.count("ThrottlingException"),
+        "errors": outcomes.count("InternalServerException"),
+        "crashed": sum(item.outcome == "crashed" for item in invocations),
+        "timed out": sum(item.outcome == "timeout" for item in invocations),
+        "twice": sum(item.trigger == "events (again)" for item in invocations),
+        "refused": cloud.responses.refused,
+    }
 
 
 def _snapshots(cloud: LocalCloud) -> list[dict[str, Any]]:
@@ -397,18 +413,24 @@ COLUMNS = (
 )
 
 
+MET = ("throttled", "errors", "crashed", "timed out", "twice", "refused")
+
+
 def table(rows: Sequence[Row]) -> str:
-    """A Markdown table of the rows, and their totals."""
-    header = "| " + " | ".join(title for _, title in COLUMNS) + " | failed steps (injected) |"
-    lines = [header, "|" + "---:|" * (len(COLUMNS) + 1)]
+    """A Markdown table of the rows, and their totals: what was lost, then what the seed met (throttled and
+    failed docdb-elastic calls, invocations crashed and timed out, polls delivered twice, answers refused by
+    the ResponseURL, steps failed by a fatal fault)."""
+    header = [title for _, title in COLUMNS] + [f"met: {kind}" for kind in MET] + ["failed steps"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+
+    def cells(row: Row) -> list[int]:
+        counts = [int(getattr(row, name)) for name, _ in COLUMNS[1:]]
+        return [*counts, *(row.met.get(kind, 0) for kind in MET), len(row.failed_steps)]
+
     for row in rows:
-        values = [str(getattr(row, name)) for name, _ in COLUMNS]
-        lines.append("| " + " | ".join(values) + f" | {len(row.failed_steps)} |")
-    totals = [
-        "total",
-        *(str(sum(int(getattr(row, name)) for row in rows)) for name, _ in COLUMNS[1:]),
-    ]
-    lines.append("| " + " | ".join(totals) + f" | {sum(len(row.failed_steps) for row in rows)} |")
+        lines.append("| " + " | ".join([str(row.seed), *map(str, cells(row))]) + " |")
+    totals = [sum(column) for column in zip(*(cells(row) for row in rows), strict=True)] if rows else []
+    lines.append("| " + " | ".join(["total", *map(str, totals)]) + " |")
     return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ def test_one_seed_deploys_updates_and_destroys_with_nothing_lost(tmp_path: Path)
     assert row.leaks() == 0, "\n".join(row.findings)
     assert row.requests >= 10
     assert row.failed_steps, "the injected copy failure fails a step"
+    assert row.met["throttled"] and row.met["twice"], row.met  # the faults were really met
 
 
 def failed(logical_id: str, reason: str, physical_id: str = "") -> Timeline:
@@ -68,7 +69,7 @@ def test_a_request_never_answered_is_counted() -> None:
 
 
 def test_the_table_has_a_row_per_seed_and_totals() -> None:
-    rows = [Row(1, requests=10), Row(2, requests=12, orphans=1)]
+    rows = [Row(1, requests=10, met={"crashed": 2}), Row(2, requests=12, orphans=1, met={"crashed": 1})]
     lines = fault_campaign.table(rows).splitlines()
     assert len(lines) == 5
-    assert lines[-1].startswith("| total | 22 | 0 | 0 | 0 | 1 |")
+    assert lines[-1] == "| total | 22 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 0 |"
