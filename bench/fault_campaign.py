@@ -239,6 +239,7 @@ def run_seed(seed: int, assemblies: Sequence[Path], state_dir: Path) -> Row:
         order=Order.seeded(seed),
         delivery=plan.delivery,
         response_faults=plan.response_faults,
+        fresh=True,  # a kept folder of an earlier campaign is not carried on from
     ) as cloud:
         cloud.seed_source_snapshot(SOURCE, tags={"team": "orders"})
         _inject(cloud, plan)
