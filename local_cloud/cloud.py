@@ -43,6 +43,7 @@ from local_cloud.cloudformation.store import StackState, StackStore
 from local_cloud.docdb_elastic import LocalDocDBElastic
 from local_cloud.docdb_elastic.identity import DEFAULT_ACCOUNT, Caller
 from local_cloud.docdb_elastic.state import AUTOMATED, Durations, parse_arn
+from local_cloud.gateway import Gateway, routes_of
 from local_cloud.lambda_runtime import runtime_site
 from local_cloud.lambda_runtime.runner import Faults, LambdaRunner
 from local_cloud.report import Report
@@ -107,13 +108,15 @@ class LocalCloud(serving.Running):
         response_faults: ResponseFaults | None = None,
         progress: Callable[[StackEvent], None] = lambda event: None,
         fresh: bool = False,
+        gateway: bool = False,
     ) -> None:
         """`time_scale`: simulated seconds per wall-clock second; `simulated`: skip idle time as well;
         `durations`: how long the docdb-elastic service's work takes, in simulated seconds;
         `order` picks the order of a stack's resources among those its dependencies allow (default:
         CloudFormation's, all ready resources at once); `providers` replaces the resource types' providers;
         `delivery`: at-least-once deliveries and injected Lambda faults; `response_faults`: refused answers
-        and outages of the ResponseURL; `fresh`: wipe what earlier runs left in `state_dir` first."""
+        and outages of the ResponseURL; `fresh`: wipe what earlier runs left in `state_dir` first;
+        `gateway`: serve every service, CloudFormation's API too, on one endpoint (`gateway_url`)."""
         if fresh:
             wipe(state_dir)
         self.state_dir = state_dir
@@ -158,6 +161,7 @@ class LocalCloud(serving.Running):
             order=order,
             progress=self._publish,
         )
+        self.gateway = Gateway(lambda: routes_of(self)) if gateway else None
 
     # -- life ------------------------------------------------------------------------------------------------
 
@@ -172,6 +176,8 @@ class LocalCloud(serving.Running):
         urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"))  # noqa: S310
         self.responses.start()
         self.scheduler.start()
+        if self.gateway is not None:
+            self.gateway.start()
         return self
 
     def _check_no_stale_stacks(self) -> None:
@@ -186,7 +192,16 @@ class LocalCloud(serving.Running):
                 "(LocalCloud(fresh=True)) to wipe the state folder."
             )
 
+    @property
+    def gateway_url(self) -> str:
+        """The one endpoint of every service (`AWS_ENDPOINT_URL` for a tool), once started with a gateway."""
+        if self.gateway is None:
+            raise InvalidRequest("this local cloud was started without a gateway (LocalCloud(gateway=True))")
+        return self.gateway.url
+
     def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
         self.scheduler.stop()
         self.runner.shutdown()
         self.responses.stop()
