@@ -53,8 +53,16 @@ class Routes:
 
 def routes_of(cloud: LocalCloud) -> Routes:
     """The routes to a started local cloud's servers and engine."""
+
+    def read_object(caller: Caller, bucket: str, key: str) -> bytes:
+        answer = cloud.client("s3", caller.region, caller.account).get_object(Bucket=bucket, Key=key)
+        return bytes(answer["Body"].read())
+
+    api = CloudFormationApi(
+        cloud.store, cloud.engine, cloud.clock.now, read_object=read_object, busy=cloud.clock.busy
+    )
     return Routes(
-        cloudformation=CloudFormationApi(cloud.store, cloud.engine, cloud.clock.now),
+        cloudformation=api,
         docdb_elastic=cloud.docdb.endpoint_url,
         other=cloud.moto_url,
         accounts=cloud.docdb.service.accounts,
