@@ -33,6 +33,10 @@ _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
 )
 
+# Headers the gateway's own server writes: forwarding them too would send two (and two Dates, joined, are no
+# date: the CDK CLI's SDK corrects its clock skew from it).
+_OWN = frozenset({"content-length", "date", "server"})
+
 
 def scope_service(authorization: str | None, credential: str | None) -> str:
     """The service a request is signed for; "" when it is not signed."""
@@ -59,7 +63,12 @@ def routes_of(cloud: LocalCloud) -> Routes:
         return bytes(answer["Body"].read())
 
     api = CloudFormationApi(
-        cloud.store, cloud.engine, cloud.clock.now, read_object=read_object, busy=cloud.clock.busy
+        cloud.store,
+        cloud.engine,
+        cloud.clock.now,
+        read_object=read_object,
+        code_dir=cloud.state_dir / "function-code",
+        busy=cloud.clock.busy,
     )
     return Routes(
         cloudformation=api,
@@ -126,7 +135,7 @@ def _forward(request: Request, base: str) -> Response:
         response = Response(content, status=answer.status)
         response.headers.clear()
         for name, value in answer.getheaders():
-            if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
+            if name.lower() not in _HOP_BY_HOP | _OWN:
                 response.headers.add(name, value)
         response.headers["Content-Length"] = str(len(content))
         return response

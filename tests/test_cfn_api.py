@@ -146,6 +146,18 @@ def test_other_services_reach_moto_and_the_docdb_elastic_service(cloud: LocalClo
     assert client(cloud, "docdb-elastic").list_clusters()["clusters"] == []
 
 
+def test_forwarded_answers_carry_one_date(cloud: LocalCloud) -> None:
+    s3 = client(cloud, "s3")
+    headers: list[Any] = []
+    s3.meta.events.register(
+        "after-call.s3.ListBuckets", lambda http_response, **_: headers.append(http_response.headers)
+    )
+    s3.list_buckets()
+    [answer] = headers
+    assert "," not in answer["Date"].split(" ", 1)[1]  # one date, not two joined
+    assert "," not in answer.get("Server", "")
+
+
 def test_the_scope_names_the_service() -> None:
     header = (
         "AWS4-HMAC-SHA256 Credential=AKIA123/20260101/eu-west-1/cloudformation/aws4_request, "

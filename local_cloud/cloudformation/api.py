@@ -10,14 +10,17 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import io
 import json
 import logging
 import threading
 import uuid
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -175,19 +178,23 @@ class CloudFormationApi:
         now: Callable[[], float],
         *,
         read_object: Callable[[Caller, str, str], bytes],
+        code_dir: Path,
         busy: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
-        """`read_object(caller, bucket, key)` reads a TemplateURL's object; `busy` holds the clock while the
-        engine works."""
+        """`read_object(caller, bucket, key)` reads an S3 object (a TemplateURL's, a function's code);
+        functions' code is unpacked under `code_dir`; `busy` holds the clock while the engine works."""
         self._store = store
         self._engine = engine
         self._now = now
         self._read_object = read_object
+        self._code_dir = code_dir
         self._busy = busy
         self._model = service_model()
         self._lock = threading.RLock()
         self._sent: dict[tuple[str, str, str], Sent] = {}  # (account, region, name) -> last deployed
-        self._review: dict[tuple[str, str, str], StackState] = {}  # stacks made by a CREATE change set
+        # Stacks the API holds and the engine does not: in review (made by a CREATE change set), and stacks
+        # whose create rolled back (CloudFormation keeps them, ROLLBACK_COMPLETE, until they are deleted).
+        self._held: dict[tuple[str, str, str], StackState] = {}
         self._change_sets: dict[str, ChangeSet] = {}  # by id
         self._ids: dict[str, str] = {}  # every stack id answered -> the stack's name
         self._deleted: dict[str, StackState] = {}  # by stack id
@@ -239,7 +246,7 @@ class CloudFormationApi:
         if ":stack/" in name_or_id:
             name = self._ids.get(name_or_id) or name_or_id.split(":stack/", 1)[1].split("/", 1)[0]
         key = (caller.account, caller.region, name)
-        stack = self._store.load(name) or self._review.get(key)
+        stack = self._store.load(name) or self._held.get(key)
         if stack is None or (stack.account, stack.region) != (caller.account, caller.region):
             return None
         if name_or_id not in (name, stack.stack_id) and self._ids.get(name_or_id) != name:
@@ -262,7 +269,7 @@ class CloudFormationApi:
         names = {stack.stack_name for stack in stored}
         review = [
             stack
-            for (account, region, name), stack in self._review.items()
+            for (account, region, name), stack in self._held.items()
             if (account, region) == (caller.account, caller.region) and name not in names
         ]
         return stored + review
@@ -488,7 +495,7 @@ class CloudFormationApi:
                 status="REVIEW_IN_PROGRESS",
                 template={},
             )
-            self._review[key] = stack
+            self._held[key] = stack
             self._ids[stack.stack_id] = name
             self._engine_event(stack, "REVIEW_IN_PROGRESS", "User Initiated")
         change_set = ChangeSet(
@@ -587,8 +594,9 @@ class CloudFormationApi:
             account=caller.account,
             region=caller.region,
             dependencies=(),
+            assets=self._function_code(caller, change_set.template),
         )
-        review = self._review.get(key)
+        review = self._held.get(key)
         if review is not None:
             review.status = "CREATE_IN_PROGRESS"  # until the engine has stored the stack
         self._sent[key] = Sent(change_set.template, change_set.parameters, change_set.capabilities)
@@ -599,15 +607,48 @@ class CloudFormationApi:
                     deployed = self._engine.deploy(artifact)
                 self._ids[deployed.stack_id] = deployed.stack_name
                 change_set.execution = "EXECUTE_COMPLETE"
+                with self._lock:
+                    self._held.pop(key, None)
             except Exception:
                 logging.getLogger(__name__).info("change set %s failed", change_set.id, exc_info=True)
                 change_set.execution = "EXECUTE_FAILED"
-            finally:
                 with self._lock:
-                    self._review.pop(key, None)
+                    self._hold_failed(key)
 
         threading.Thread(target=run, name=f"execute {change_set.name}", daemon=True).start()
         return {}
+
+    def _hold_failed(self, key: tuple[str, str, str]) -> None:
+        """After a failed execution: a stack the engine removed (its create rolled back) is held in the
+        status its last event gave it; a stack the engine kept is the engine's."""
+        held = self._held.pop(key, None)
+        if held is None or self._store.load(held.stack_name) is not None:
+            return
+        last = [
+            e for e in self._events(held) if e.resource_type == STACK_TYPE and e.logical_id == held.stack_name
+        ]
+        held.status = last[-1].status if last else "ROLLBACK_COMPLETE"
+        self._held[key] = held
+
+    def _function_code(self, caller: Caller, template: Mapping[str, Any]) -> dict[str, Path]:
+        """Each function's code as the CLI uploaded it to S3 (a zip), unpacked: object key -> directory."""
+        assets: dict[str, Path] = {}
+        for resource in template.get("Resources", {}).values():
+            code = resource.get("Properties", {}).get("Code", {}) if isinstance(resource, dict) else {}
+            if resource.get("Type") != "AWS::Lambda::Function" or not isinstance(code.get("S3Key"), str):
+                continue
+            bucket = substitute_pseudo(code.get("S3Bucket"), caller)
+            if bucket is None:
+                continue
+            directory = self._code_dir / bucket / code["S3Key"]
+            if not directory.is_dir():
+                archive = self._read_object(caller, bucket, code["S3Key"])
+                partial = directory.with_name(directory.name + f".{uuid.uuid4().hex}")
+                with zipfile.ZipFile(io.BytesIO(archive)) as unpacked:
+                    unpacked.extractall(partial)
+                partial.replace(directory)
+            assets[code["S3Key"]] = directory
+        return assets
 
     def _delete_stack(self, caller: Caller, request: dict[str, Any]) -> dict[str, Any]:
         stack = self._find(caller, request.get("StackName", ""))
@@ -618,7 +659,7 @@ class CloudFormationApi:
             raise validation_error(
                 f"Stack [{stack.stack_name}] cannot be deleted while TerminationProtection is enabled"
             )
-        if key in self._review:
+        if key in self._held:
             self._finish_delete(stack, key)
             return {}
 
@@ -642,7 +683,7 @@ class CloudFormationApi:
             del self._ids[stack_id]
             self._deleted[stack_id] = stack
         self._deleted[stack.stack_id] = stack
-        self._review.pop(key, None)
+        self._held.pop(key, None)
         self._sent.pop(key, None)
         for change_set_id in [i for i, cs in self._change_sets.items() if cs.stack_name == stack.stack_name]:
             del self._change_sets[change_set_id]
@@ -720,6 +761,24 @@ def s3_location(url: str) -> tuple[str, str]:
     if not bucket or not key:
         raise validation_error(f"TemplateURL must be a supported URL: {url}")
     return bucket, key
+
+
+def substitute_pseudo(value: Any, caller: Caller) -> str | None:
+    """A bucket name written as text or as `Fn::Sub` of the account, region and partition only (as CDK's
+    synthesizer writes the staging bucket's); None for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        text = value["Fn::Sub"]
+        for name, known in (
+            ("AWS::AccountId", caller.account),
+            ("AWS::Region", caller.region),
+            ("AWS::Partition", "aws"),
+            ("AWS::URLSuffix", "amazonaws.com"),
+        ):
+            text = text.replace("${" + name + "}", known)
+        return None if "${" in text else text
+    return None
 
 
 def template_parameters(template: Mapping[str, Any]) -> list[dict[str, Any]]:

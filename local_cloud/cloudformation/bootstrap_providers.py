@@ -60,11 +60,29 @@ class S3Bucket:
             s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
 
 
+def enforceable(policy: dict[str, Any]) -> dict[str, Any]:
+    """The bucket policy moto is given: without its conditional Deny statements.
+
+    moto checks an object request against the bucket policy ignoring Conditions (`Bucket.get_permission` in
+    moto/s3/models.py, by `IAMPolicy.is_action_permitted`), so the bootstrap bucket's Deny of requests
+    without TLS (`aws:SecureTransport` false) would deny every upload; the local endpoint stands in for
+    AWS's HTTPS endpoints, where that statement denies nothing the CLI sends."""
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    kept = [s for s in statements if not (s.get("Effect") == "Deny" and "Condition" in s)]
+    return {**policy, "Statement": kept}
+
+
 class S3BucketPolicy:
     def create(self, change: Change) -> Outcome:
         bucket = str(change.properties["Bucket"])
-        policy = json.dumps(change.properties["PolicyDocument"])
-        change.client("s3").put_bucket_policy(Bucket=bucket, Policy=policy)
+        policy = enforceable(change.properties["PolicyDocument"])
+        s3 = change.client("s3")
+        if policy["Statement"]:
+            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        else:
+            s3.delete_bucket_policy(Bucket=bucket)
         return Outcome(bucket)
 
     def update(self, change: Change) -> Outcome:
