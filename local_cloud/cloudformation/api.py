@@ -199,6 +199,8 @@ class CloudFormationApi:
         self._ids: dict[str, str] = {}  # every stack id answered -> the stack's name
         self._deleted: dict[str, StackState] = {}  # by stack id
         self._protected: set[tuple[str, str, str]] = set()
+        # Stacks the engine is working on, and the status they have until it stores one in progress.
+        self._working: dict[tuple[str, str, str], str] = {}
         self._actions: dict[str, Callable[[Caller, dict[str, Any]], dict[str, Any]]] = {
             "DescribeStacks": self._describe_stacks,
             "DescribeStackEvents": self._describe_stack_events,
@@ -251,6 +253,10 @@ class CloudFormationApi:
             return None
         if name_or_id not in (name, stack.stack_id) and self._ids.get(name_or_id) != name:
             return None  # an id of another stack of this name
+        working = self._working.get(key)
+        if working is not None and not stack.status.endswith("_IN_PROGRESS"):
+            stack = copy.copy(stack)
+            stack.status = working
         return stack
 
     def _stack(self, caller: Caller, name_or_id: str) -> StackState:
@@ -600,6 +606,7 @@ class CloudFormationApi:
         if review is not None:
             review.status = "CREATE_IN_PROGRESS"  # until the engine has stored the stack
         self._sent[key] = Sent(change_set.template, change_set.parameters, change_set.capabilities)
+        self._working[key] = "CREATE_IN_PROGRESS" if change_set.kind == "CREATE" else "UPDATE_IN_PROGRESS"
 
         def run() -> None:
             try:
@@ -609,10 +616,12 @@ class CloudFormationApi:
                 change_set.execution = "EXECUTE_COMPLETE"
                 with self._lock:
                     self._held.pop(key, None)
+                    self._working.pop(key, None)
             except Exception:
                 logging.getLogger(__name__).info("change set %s failed", change_set.id, exc_info=True)
                 change_set.execution = "EXECUTE_FAILED"
                 with self._lock:
+                    self._working.pop(key, None)
                     self._hold_failed(key)
 
         threading.Thread(target=run, name=f"execute {change_set.name}", daemon=True).start()
@@ -669,10 +678,14 @@ class CloudFormationApi:
                     self._engine.destroy(stack.stack_name)
             except Exception:
                 logging.getLogger(__name__).info("delete of %s failed", stack.stack_name, exc_info=True)
+                with self._lock:
+                    self._working.pop(key, None)
                 return
             with self._lock:
+                self._working.pop(key, None)
                 self._finish_delete(stack, key)
 
+        self._working[key] = "DELETE_IN_PROGRESS"
         threading.Thread(target=run, name=f"delete {stack.stack_name}", daemon=True).start()
         return {}
 
