@@ -4,6 +4,7 @@ parsing the answers with its model of the service is the test of their shape."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,14 @@ from botocore.exceptions import ClientError
 
 from local_cloud.assembly import Stack
 from local_cloud.cloud import SECRET_ACCESS_KEY, LocalCloud
-from local_cloud.cloudformation.api import parse_params, service_model
+from local_cloud.cloudformation.api import (
+    ApiError,
+    parameter_values,
+    parse_params,
+    s3_location,
+    service_model,
+)
+from local_cloud.cloudformation.bootstrap_providers import enforceable
 from local_cloud.gateway import scope_service
 
 REGION = "us-east-1"
@@ -197,3 +205,132 @@ def test_query_parameters_parse_by_the_model() -> None:
 def test_gateway_url_needs_the_option(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="without a gateway"):
         _ = LocalCloud(tmp_path).gateway_url
+
+
+def wait_for(cfn: Any, stack: str, statuses: set[str]) -> dict[str, Any]:
+    for _ in range(200):
+        [described] = cfn.describe_stacks(StackName=stack)["Stacks"]
+        if described["StackStatus"] in statuses:
+            return dict(described)
+        time.sleep(0.05)
+    raise AssertionError(f"{stack} is still {described['StackStatus']}")
+
+
+def parameter_template(name: str) -> dict[str, Any]:
+    return {
+        "Parameters": {
+            "Value": {"Type": "String", "Default": "from-default"},
+            "Names": {"Type": "CommaDelimitedList", "Default": "a,b"},
+        },
+        "Resources": {
+            "Setting": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Name": name,
+                    "Value": {"Fn::Join": ["/", [{"Ref": "Value"}, {"Fn::Join": ["/", {"Ref": "Names"}]}]]},
+                },
+            }
+        },
+    }
+
+
+def test_a_change_set_creates_then_updates_then_finds_no_changes(cloud: LocalCloud) -> None:
+    cfn, ssm = client(cloud, "cloudformation"), client(cloud, "ssm")
+    body = json.dumps(parameter_template("/api/changes"))
+    made = cfn.create_change_set(
+        StackName="Changes", ChangeSetName="one", ChangeSetType="CREATE", TemplateBody=body
+    )
+    assert cfn.describe_stacks(StackName=made["StackId"])["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    described = cfn.describe_change_set(StackName="Changes", ChangeSetName=made["Id"])
+    assert (described["Status"], described["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
+    assert [change["ResourceChange"]["Action"] for change in described["Changes"]] == ["Add"]
+    cfn.execute_change_set(StackName=made["StackId"], ChangeSetName=made["Id"])
+    assert wait_for(cfn, made["StackId"], {"CREATE_COMPLETE"})["Parameters"] == [
+        {"ParameterKey": "Value", "ParameterValue": "from-default"},
+        {"ParameterKey": "Names", "ParameterValue": "a,b"},
+    ]
+    assert ssm.get_parameter(Name="/api/changes")["Parameter"]["Value"] == "from-default/a/b"
+
+    given = [
+        {"ParameterKey": "Value", "ParameterValue": "given"},
+        {"ParameterKey": "Names", "UsePreviousValue": True},
+    ]
+    update = cfn.create_change_set(
+        StackName="Changes", ChangeSetName="two", ChangeSetType="UPDATE", TemplateBody=body, Parameters=given
+    )
+    cfn.execute_change_set(StackName="Changes", ChangeSetName="two")
+    wait_for(cfn, update["StackId"], {"UPDATE_COMPLETE"})
+    assert ssm.get_parameter(Name="/api/changes")["Parameter"]["Value"] == "given/a/b"
+
+    same = cfn.create_change_set(
+        StackName="Changes",
+        ChangeSetName="three",
+        ChangeSetType="UPDATE",
+        UsePreviousTemplate=True,
+        Parameters=given,
+    )
+    none = cfn.describe_change_set(ChangeSetName=same["Id"])
+    assert none["Status"] == "FAILED"
+    assert none["StatusReason"].startswith("The submitted information didn't contain changes.")
+    cfn.delete_change_set(ChangeSetName=same["Id"])
+    with pytest.raises(cfn.exceptions.ChangeSetNotFoundException):
+        cfn.describe_change_set(ChangeSetName=same["Id"])
+
+    cfn.delete_stack(StackName="Changes")
+    assert wait_for(cfn, made["StackId"], {"DELETE_COMPLETE"})["StackName"] == "Changes"
+    with pytest.raises(ClientError, match="Stack with id Changes does not exist"):
+        cfn.describe_stacks(StackName="Changes")
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name="/api/changes")
+
+
+def test_a_create_that_rolls_back_stays_until_deleted(cloud: LocalCloud) -> None:
+    cfn = client(cloud, "cloudformation")
+    taken = json.dumps(parameter_template("/api/setting"))  # the Api stack's parameter: it exists
+    made = cfn.create_change_set(
+        StackName="Clash", ChangeSetName="one", ChangeSetType="CREATE", TemplateBody=taken
+    )
+    with pytest.raises(ClientError) as raised:
+        cfn.create_change_set(StackName="Api", ChangeSetName="x", ChangeSetType="CREATE", TemplateBody=taken)
+    assert raised.value.response["Error"]["Code"] == "AlreadyExistsException"
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    assert (
+        wait_for(cfn, "Clash", {"ROLLBACK_COMPLETE", "CREATE_COMPLETE"})["StackStatus"] == "ROLLBACK_COMPLETE"
+    )
+    reasons = [
+        event.get("ResourceStatusReason", "")
+        for event in cfn.describe_stack_events(StackName="Clash")["StackEvents"]
+    ]
+    assert any("Setting" in reason for reason in reasons)
+    cfn.delete_stack(StackName="Clash")
+    with pytest.raises(ClientError, match="does not exist"):
+        cfn.describe_stacks(StackName="Clash")
+
+
+def test_missing_parameters_are_named() -> None:
+    template = {"Parameters": {"Needed": {"Type": "String"}}}
+    with pytest.raises(ApiError, match=r"Parameters: \[Needed\] must have values"):
+        parameter_values(template, [], {})
+
+
+@pytest.mark.parametrize(
+    ("url", "location"),
+    [
+        ("https://s3.us-east-1.amazonaws.com/bucket/dir/t.json", ("bucket", "dir/t.json")),
+        ("https://bucket.s3.eu-west-1.amazonaws.com/t%20x.json", ("bucket", "t x.json")),
+        ("http://127.0.0.1:4566/bucket/t.json", ("bucket", "t.json")),
+    ],
+)
+def test_template_urls(url: str, location: tuple[str, str]) -> None:
+    assert s3_location(url) == location
+
+
+def test_moto_gets_the_bucket_policy_without_conditional_denies() -> None:
+    allow = {"Effect": "Allow", "Action": "s3:GetObject", "Principal": "*", "Resource": "*"}
+    deny = {
+        "Effect": "Deny",
+        "Action": "s3:*",
+        "Principal": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    assert enforceable({"Version": "2012-10-17", "Statement": [deny, allow]})["Statement"] == [allow]
