@@ -208,7 +208,7 @@ def test_gateway_url_needs_the_option(tmp_path: Path) -> None:
 
 
 def wait_for(cfn: Any, stack: str, statuses: set[str]) -> dict[str, Any]:
-    for _ in range(200):
+    for _ in range(1200):
         [described] = cfn.describe_stacks(StackName=stack)["Stacks"]
         if described["StackStatus"] in statuses:
             return dict(described)

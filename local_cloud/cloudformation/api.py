@@ -668,6 +668,8 @@ class CloudFormationApi:
             raise validation_error(
                 f"Stack [{stack.stack_name}] cannot be deleted while TerminationProtection is enabled"
             )
+        if self._working.get(key) == "DELETE_IN_PROGRESS":
+            return {}  # already being deleted
         if key in self._held:
             self._finish_delete(stack, key)
             return {}
@@ -680,12 +682,16 @@ class CloudFormationApi:
                 logging.getLogger(__name__).info("delete of %s failed", stack.stack_name, exc_info=True)
                 with self._lock:
                     self._working.pop(key, None)
+                    self._held.pop(key, None)
                 return
             with self._lock:
                 self._working.pop(key, None)
                 self._finish_delete(stack, key)
 
         self._working[key] = "DELETE_IN_PROGRESS"
+        # Held from the moment the engine removes the stack until the delete is finished here.
+        self._held[key] = copy.copy(stack)
+        self._held[key].status = "DELETE_IN_PROGRESS"
         threading.Thread(target=run, name=f"delete {stack.stack_name}", daemon=True).start()
         return {}
 
