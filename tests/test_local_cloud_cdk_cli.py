@@ -116,3 +116,22 @@ def test_bootstrap_deploy_again_and_destroy(cloud: LocalCloud, assembly: Path) -
     assert names == {"CDKToolkit"}
     manual = cloud.client("docdb-elastic", REGION).list_cluster_snapshots(snapshotType="MANUAL")
     assert manual["snapshots"] == []
+
+
+def test_a_failed_copy_rolls_back_and_the_cli_says_why(cloud: LocalCloud, assembly: Path) -> None:
+    cdk(cloud, "bootstrap", f"aws://{ACCOUNT}/{REGION}")
+    cloud.docdb.faults.end_copies("INACCESSIBLE_ENCRYPTION_CREDS", name="orders-kept-copy", times=1)
+    failed = run_cdk(
+        CDK,
+        ["deploy", "SnapshotCopyStack", "--require-approval", "never", "--app", str(assembly)],
+        endpoint_url=cloud.gateway_url,
+        account=ACCOUNT,
+        region=REGION,
+        cwd=ROOT,
+        timeout=300,
+    )
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0, output[-4000:]
+    assert "CREATE_FAILED" in output and "INACCESSIBLE_ENCRYPTION_CREDS" in output, output[-4000:]
+    assert "ROLLBACK_COMPLETE" in output, output[-4000:]
+    cdk(cloud, "destroy", "SnapshotCopyStack", "--force", "--app", str(assembly))
