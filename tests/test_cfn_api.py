@@ -334,3 +334,46 @@ def test_moto_gets_the_bucket_policy_without_conditional_denies() -> None:
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
     assert enforceable({"Version": "2012-10-17", "Statement": [deny, allow]})["Statement"] == [allow]
+
+
+def test_the_bootstrap_types_are_made_and_deleted_in_moto(cloud: LocalCloud) -> None:
+    template: dict[str, Any] = {
+        "Resources": {
+            "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {}}},
+            "Alias": {
+                "Type": "AWS::KMS::Alias",
+                "Properties": {"AliasName": "alias/boot-test", "TargetKeyId": {"Ref": "Key"}},
+            },
+            "Boundary": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "ManagedPolicyName": "boot-boundary",
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                    },
+                },
+            },
+            "Repository": {"Type": "AWS::ECR::Repository", "Properties": {"RepositoryName": "boot-images"}},
+            "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "boot-staging"}},
+        },
+        "Outputs": {
+            "Domain": {"Value": {"Fn::GetAtt": ["Bucket", "RegionalDomainName"]}},
+            "Uri": {"Value": {"Fn::GetAtt": ["Repository", "RepositoryUri"]}},
+            "Policy": {"Value": {"Ref": "Boundary"}},
+        },
+    }
+    deployed = cloud.engine.deploy(
+        Stack("Boot", "Boot", template, account=cloud.account, region=REGION, dependencies=())
+    )
+    assert deployed.outputs["Domain"] == f"boot-staging.s3.{REGION}.amazonaws.com"
+    assert str(deployed.outputs["Uri"]).endswith("/boot-images")
+    assert deployed.outputs["Policy"] == f"arn:aws:iam::{cloud.account}:policy/boot-boundary"
+    aliases = [a["AliasName"] for a in client(cloud, "kms").list_aliases()["Aliases"]]
+    assert "alias/boot-test" in aliases
+    assert cloud.engine.destroy("Boot")
+    assert "alias/boot-test" not in [a["AliasName"] for a in client(cloud, "kms").list_aliases()["Aliases"]]
+    assert client(cloud, "ecr").describe_repositories()["repositories"] == []
+    assert "boot-staging" not in [b["Name"] for b in client(cloud, "s3").list_buckets()["Buckets"]]
+    with pytest.raises(ClientError, match="NoSuchEntity"):
+        client(cloud, "iam").get_policy(PolicyArn=deployed.outputs["Policy"])
