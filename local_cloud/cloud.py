@@ -45,6 +45,7 @@ from local_cloud.cloudformation.store import StackState, StackStore
 from local_cloud.docdb_elastic import LocalDocDBElastic
 from local_cloud.docdb_elastic.identity import DEFAULT_ACCOUNT, Caller
 from local_cloud.docdb_elastic.state import AUTOMATED, Durations, parse_arn
+from local_cloud.gateway import Gateway, routes_of
 from local_cloud.lambda_runtime import runtime_site
 from local_cloud.lambda_runtime.runner import Faults, LambdaRunner
 from local_cloud.report import Report
@@ -73,6 +74,7 @@ RUN_STATE = (
     "report.json",
     "endpoints.json",
     "response-ca.pem",
+    "function-code",  # function code the CloudFormation API read back from S3
     persistence.SERVICES_FILE,
     persistence.MOTO_FILE,
 )
@@ -119,13 +121,15 @@ class LocalCloud(serving.Running):
         response_faults: ResponseFaults | None = None,
         progress: Callable[[StackEvent], None] = lambda event: None,
         fresh: bool = False,
+        gateway: bool = False,
     ) -> None:
         """`time_scale`: simulated seconds per wall-clock second; `simulated`: skip idle time as well;
         `durations`: how long the docdb-elastic service's work takes, in simulated seconds;
         `order` picks the order of a stack's resources among those its dependencies allow (default:
         CloudFormation's, all ready resources at once); `providers` replaces the resource types' providers;
         `delivery`: at-least-once deliveries and injected Lambda faults; `response_faults`: refused answers
-        and outages of the ResponseURL; `fresh`: wipe what earlier runs left in `state_dir` first."""
+        and outages of the ResponseURL; `fresh`: wipe what earlier runs left in `state_dir` first;
+        `gateway`: serve every service, CloudFormation's API too, on one endpoint (`gateway_url`)."""
         if fresh:
             wipe(state_dir)
         self.state_dir = state_dir
@@ -178,6 +182,7 @@ class LocalCloud(serving.Running):
             order=order,
             progress=self._publish,
         )
+        self.gateway = Gateway(lambda: routes_of(self)) if gateway else None
 
     # -- life ------------------------------------------------------------------------------------------------
 
@@ -194,6 +199,8 @@ class LocalCloud(serving.Running):
         if self._saved:
             self._load(*self._saved)
         self.scheduler.start()
+        if self.gateway is not None:
+            self.gateway.start()
         self._started = True
         return self
 
@@ -254,7 +261,16 @@ class LocalCloud(serving.Running):
         ):
             time.sleep(POLL)
 
+    @property
+    def gateway_url(self) -> str:
+        """The one endpoint of every service (`AWS_ENDPOINT_URL` for a tool), once started with a gateway."""
+        if self.gateway is None:
+            raise InvalidRequest("this local cloud was started without a gateway (LocalCloud(gateway=True))")
+        return self.gateway.url
+
     def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
         self.scheduler.stop()
         try:
             if self._started:

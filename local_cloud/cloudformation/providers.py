@@ -375,10 +375,12 @@ def _policy_attributes(change: Change, name: str) -> dict[str, Any]:
 
 def default_providers() -> dict[str, Provider]:
     """The resource types the local cloud deploys besides custom resources, each with its provider."""
+    from local_cloud.cloudformation.bootstrap_providers import bootstrap_providers  # noqa: PLC0415 - as below
     from local_cloud.cloudformation.ec2_providers import ec2_providers  # noqa: PLC0415 - it imports this module
 
     return {
         **ec2_providers(),
+        **bootstrap_providers(),
         "AWS::CDK::Metadata": Recorded(),
         "AWS::Logs::LogGroup": Recorded(_log_group_attributes),
         "AWS::IAM::Policy": Recorded(_policy_attributes),
