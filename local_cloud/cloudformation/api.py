@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import botocore.session
-import yaml  # type: ignore[import-untyped]  # PyYAML comes with moto, which the local cloud needs
+import yaml  # type: ignore[import-untyped]  # PyYAML, pinned in the local extra; no type stubs installed
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from local_cloud.assembly import Stack
