@@ -33,7 +33,7 @@ def test_one_seed_deploys_updates_and_destroys_with_nothing_lost(tmp_path: Path)
     assert row.leaks() == 0, "\n".join(row.findings)
     assert row.requests >= 10
     assert row.failed_steps, "the injected copy failure fails a step"
-    assert row.met["throttled"] and row.met["twice"], row.met  # the faults were really met
+    assert sum(row.met.values()) >= 5, row.met  # the faults were really met
 
 
 def failed(logical_id: str, reason: str, physical_id: str = "") -> Timeline:
