@@ -365,6 +365,23 @@ def test_delete_whose_late_copy_is_still_being_made_when_the_window_ends_fails_n
     assert COPY_ARN in response["Reason"] and "delete it once it is ACTIVE" in response["Reason"]
 
 
+def test_delete_whose_late_copy_is_being_deleted_when_the_window_ends_succeeds(
+    aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poll = start_looking(aws, cfn, monkeypatch)
+    monkeypatch.setattr(invocation, "clock", lambda: 1000.0 + WINDOW + 1)
+    summary = {"clusterArn": "c", "snapshotArn": COPY_ARN, "snapshotCreationTime": "t", "status": "DELETING"}
+    aws.docdb.add_response(
+        "list_cluster_snapshots", {"snapshots": [{**summary, "snapshotName": "orders-copy"}]}, {}
+    )
+    aws.expect_tags({rules.OWNER_TAG: owner()})
+    aws.expect_polling_teardown()
+    invoke(poll)
+    [response] = cfn.responses
+    assert response["Status"] == "SUCCESS"
+    assert "DeleteClusterSnapshot" not in aws.operations()
+
+
 def test_delete_for_a_create_that_answered_failed_without_a_copy_answers_at_once(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:

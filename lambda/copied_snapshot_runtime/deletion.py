@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import math
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -35,7 +36,7 @@ def _named_copy(request: Request) -> tuple[str, str] | None:
     return props.target_snapshot_name, decisions.owner_tag_value(request.stack_id, request.logical_id, props)
 
 
-def _copy_named(name: str, owner_tag: str) -> str | None:
+def _copy_named(name: str, owner_tag: str) -> Mapping[str, Any] | None:
     """The copy a Create made before it could answer with its ARN (it timed out, or CloudFormation
     cancelled it), found by its name and an ownership tag naming exactly this resource and properties."""
     try:
@@ -56,12 +57,13 @@ def _copy_named(name: str, owner_tag: str) -> str | None:
         )
         return None
     logger.info({"message": "found by name the copy a Create made before it answered", "SnapshotArn": arn})
-    return arn
+    return snapshot
 
 
 def _copy_named_in_properties(request: Request) -> str | None:
     named = _named_copy(request)
-    return None if named is None else _copy_named(*named)
+    snapshot = None if named is None else _copy_named(*named)
+    return None if snapshot is None else str(snapshot["snapshotArn"])
 
 
 def _own_copy(request: Request, context: Any) -> str | None:
@@ -146,9 +148,11 @@ def _poll_search(request: Request, name: str, owner_tag: str) -> Outcome:
     nothing holds the name (a copy being deleted is on its way)."""
     arn, deletion = None, Deletion.GONE
     try:
-        arn = _copy_named(name, owner_tag)
-        if arn is not None:
-            deletion = invocation.service().delete(arn)
+        snapshot = _copy_named(name, owner_tag)
+        if snapshot is not None:
+            arn = str(snapshot["snapshotArn"])
+            deleting = snapshot.get("status") == decisions.DELETING
+            deletion = Deletion.STARTED if deleting else invocation.service().delete(arn)
             logger.info({"message": f"a copy appeared; delete {deletion.value}", "SnapshotArn": arn})
     except ClientError as error:
         if invocation.still_transient(error, request):
