@@ -777,6 +777,14 @@ def expect_names(aws: Aws, *snapshots: tuple[str, str, str]) -> None:
     aws.docdb.add_response("list_cluster_snapshots", {"snapshots": summaries}, {})
 
 
+def replacement_found(aws: Aws, status: str, owner_tag: str) -> None:
+    """The rollback's first calls: the kept copy, then a snapshot under the refused name and its owner tag."""
+    expect_current_owner(aws, owner(ORIGINAL))
+    aws.expect_get("ACTIVE")
+    expect_names(aws, ("v2", NEW_ARN, status))
+    expect_current_owner(aws, owner_tag, arn=NEW_ARN)
+
+
 def rollback_update(aws: Aws, cfn: CloudFormationEndpoint) -> None:
     """CloudFormation rolls back with old and new swapped; the copy already is what `new` asks for."""
     invoke(event("Update", cfn.url, ORIGINAL, physical_id=COPY_ARN, old_props=REFUSED))
@@ -798,10 +806,7 @@ def test_the_rollback_update_after_a_failed_replacement_keeps_the_copy(
 def test_the_rollback_update_deletes_the_replacement_that_failed(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:
-    expect_current_owner(aws, owner(ORIGINAL))
-    aws.expect_get("ACTIVE")
-    expect_names(aws, ("v2", NEW_ARN, "ACTIVE"))
-    expect_current_owner(aws, owner(REFUSED), arn=NEW_ARN)
+    replacement_found(aws, "ACTIVE", owner(REFUSED))
     aws.expect_delete(arn=NEW_ARN)
     rollback_update(aws, cfn)
     [response] = cfn.responses
@@ -812,10 +817,7 @@ def test_the_rollback_update_waits_until_a_replacement_still_copying_can_be_dele
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:
     """The replacement failed because it took longer than the timeout: it can be deleted only once done."""
-    expect_current_owner(aws, owner(ORIGINAL))
-    aws.expect_get("ACTIVE")
-    expect_names(aws, ("v2", NEW_ARN, "COPYING"))
-    expect_current_owner(aws, owner(REFUSED), arn=NEW_ARN)
+    replacement_found(aws, "COPYING", owner(REFUSED))
     aws.expect_delete_refused("ConflictException", 409, arn=NEW_ARN)
     aws.expect_polling_setup()
     rollback_update(aws, cfn)
@@ -836,10 +838,7 @@ def test_the_rollback_update_waits_until_a_replacement_still_copying_can_be_dele
 def test_the_rollback_update_leaves_a_snapshot_of_that_name_it_did_not_make(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:
-    expect_current_owner(aws, owner(ORIGINAL))
-    aws.expect_get("ACTIVE")
-    expect_names(aws, ("v2", NEW_ARN, "ACTIVE"))
-    expect_current_owner(aws, owner(ORIGINAL), arn=NEW_ARN)  # this resource's, but not from `REFUSED`
+    replacement_found(aws, "ACTIVE", owner(ORIGINAL))  # this resource's, but not from `REFUSED`
     rollback_update(aws, cfn)
     [response] = cfn.responses
     assert response["Status"] == "SUCCESS"

@@ -206,13 +206,18 @@ def _failed_replacement(
     return None
 
 
-def _discard(arn: str) -> Deletion:
-    try:
-        deletion = invocation.service().delete(arn)
-    except ClientError as error:
-        raise invocation.failure(error, f"deleting failed replacement copy {arn}") from error
+def _delete_replacement(arn: str) -> Deletion:
+    """Asks to delete a replacement copy that failed (ClientError as the service answered)."""
+    deletion = invocation.service().delete(arn)
     logger.warning({"message": f"failed replacement copy: delete {deletion.value}", "SnapshotArn": arn})
     return deletion
+
+
+def _discard(arn: str) -> Deletion:
+    try:
+        return _delete_replacement(arn)
+    except ClientError as error:
+        raise invocation.failure(error, f"deleting failed replacement copy {arn}") from error
 
 
 def _poll_discard(request: Request, arn: str) -> Outcome:
@@ -260,11 +265,10 @@ def _discard_failed_copy(request: Request, arn: str, reason: str) -> Outcome:
     after that the FAILED reason names it, so that the user can delete it.
     """
     try:
-        deletion = invocation.service().delete(arn)
+        deletion = _delete_replacement(arn)
     except ClientError as error:
         logger.exception({"message": "could not delete failed replacement copy", "SnapshotArn": arn})
         return _left_behind(arn, f"deleting it failed: {error_code(error)}", reason)
-    logger.warning({"message": f"failed replacement copy: delete {deletion.value}", "SnapshotArn": arn})
     if deletion is not Deletion.BUSY:
         return Failed(reason)
     if not invocation.past_deadline(request):
