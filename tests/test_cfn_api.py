@@ -377,3 +377,35 @@ def test_the_bootstrap_types_are_made_and_deleted_in_moto(cloud: LocalCloud) -> 
     assert "boot-staging" not in [b["Name"] for b in client(cloud, "s3").list_buckets()["Buckets"]]
     with pytest.raises(ClientError, match="NoSuchEntity"):
         client(cloud, "iam").get_policy(PolicyArn=deployed.outputs["Policy"])
+
+
+def test_create_stack_and_update_stack_as_the_cli_calls_them_with_method_direct(cloud: LocalCloud) -> None:
+    cfn, ssm = client(cloud, "cloudformation"), client(cloud, "ssm")
+    body = json.dumps(parameter_template("/api/direct"))
+    made = cfn.create_stack(StackName="Direct", TemplateBody=body)
+    created = wait_for(cfn, made["StackId"], {"CREATE_COMPLETE", "ROLLBACK_COMPLETE"})
+    assert created["StackStatus"] == "CREATE_COMPLETE"
+    events = cfn.describe_stack_events(StackName="Direct")["StackEvents"]
+    assert events[-1]["ResourceStatus"] == "CREATE_IN_PROGRESS"  # no review: CreateStack starts at once
+    with pytest.raises(ClientError) as raised:
+        cfn.create_stack(StackName="Direct", TemplateBody=body)
+    assert raised.value.response["Error"]["Code"] == "AlreadyExistsException"
+
+    given = [{"ParameterKey": "Value", "ParameterValue": "given"}]
+    assert (
+        cfn.update_stack(StackName="Direct", TemplateBody=body, Parameters=given)["StackId"]
+        == made["StackId"]
+    )
+    wait_for(cfn, "Direct", {"UPDATE_COMPLETE"})
+    assert ssm.get_parameter(Name="/api/direct")["Parameter"]["Value"] == "given/a/b"
+    with pytest.raises(ClientError) as raised:
+        cfn.update_stack(StackName="Direct", UsePreviousTemplate=True, Parameters=given)
+    assert raised.value.response["Error"] == {
+        "Type": "Sender",
+        "Code": "ValidationError",
+        "Message": "No updates are to be performed.",
+    }
+    with pytest.raises(ClientError, match="Stack \\[Missing\\] does not exist"):
+        cfn.update_stack(StackName="Missing", TemplateBody=body)
+    cfn.delete_stack(StackName="Direct")
+    wait_for(cfn, made["StackId"], {"DELETE_COMPLETE"})

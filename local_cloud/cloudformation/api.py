@@ -215,6 +215,8 @@ class CloudFormationApi:
             "DescribeChangeSet": self._describe_change_set,
             "ExecuteChangeSet": self._execute_change_set,
             "DeleteChangeSet": self._delete_change_set,
+            "CreateStack": self._create_stack,
+            "UpdateStack": self._update_stack,
             "DeleteStack": self._delete_stack,
             "UpdateTerminationProtection": self._update_termination_protection,
         }
@@ -471,8 +473,15 @@ class CloudFormationApi:
     # -- change sets -----------------------------------------------------------------------------------------
 
     def _create_change_set(self, caller: Caller, request: dict[str, Any]) -> dict[str, Any]:
+        change_set = self._new_change_set(caller, request, request.get("ChangeSetType", "UPDATE"))
+        return {"Id": change_set.id, "StackId": change_set.stack_id}
+
+    def _new_change_set(
+        self, caller: Caller, request: Mapping[str, Any], kind: str, *, direct: bool = False
+    ) -> ChangeSet:
+        """A change set of `kind` from a CreateChangeSet request, or (`direct`) from a CreateStack or UpdateStack
+        request, whose new stack starts in CREATE_IN_PROGRESS without a review."""
         name = request["StackName"]
-        kind = request.get("ChangeSetType", "UPDATE")
         key = (caller.account, caller.region, name)
         stack = self._find(caller, name)
         live = stack is not None and stack.status not in ("REVIEW_IN_PROGRESS", "DELETE_COMPLETE")
@@ -503,7 +512,8 @@ class CloudFormationApi:
             )
             self._held[key] = stack
             self._ids[stack.stack_id] = name
-            self._engine_event(stack, "REVIEW_IN_PROGRESS", "User Initiated")
+            if not direct:
+                self._engine_event(stack, "REVIEW_IN_PROGRESS", "User Initiated")
         change_set = ChangeSet(
             id=f"arn:aws:cloudformation:{caller.region}:{caller.account}:changeSet/"
             f"{request['ChangeSetName']}/{uuid.uuid4()}",
@@ -534,7 +544,26 @@ class CloudFormationApi:
                 "change set."
             )
         self._change_sets[change_set.id] = change_set
-        return {"Id": change_set.id, "StackId": change_set.stack_id}
+        return change_set
+
+    # -- CreateStack and UpdateStack (the CLI's `--method=direct`) ----------------------------------------------
+
+    def _create_stack(self, caller: Caller, request: dict[str, Any]) -> dict[str, Any]:
+        return self._direct(caller, request, "CREATE")
+
+    def _update_stack(self, caller: Caller, request: dict[str, Any]) -> dict[str, Any]:
+        return self._direct(caller, request, "UPDATE")
+
+    def _direct(self, caller: Caller, request: dict[str, Any], kind: str) -> dict[str, Any]:
+        """What CreateStack and UpdateStack do: the change set the engine executes, made and run at once and
+        never listed; an update without changes is the ValidationError the CLI looks for."""
+        unnamed = {**request, "ChangeSetName": f"direct-{uuid.uuid4().hex}"}
+        change_set = self._new_change_set(caller, unnamed, kind, direct=True)
+        if change_set.status == "FAILED":
+            del self._change_sets[change_set.id]
+            raise validation_error("No updates are to be performed.")
+        self._execute_change_set(caller, {"ChangeSetName": change_set.id})
+        return {"StackId": change_set.stack_id}
 
     def _change_set(self, caller: Caller, request: Mapping[str, Any]) -> ChangeSet:
         wanted = request.get("ChangeSetName", "")
@@ -611,7 +640,7 @@ class CloudFormationApi:
         def run() -> None:
             try:
                 with self._busy():
-                    deployed = self._engine.deploy(artifact)
+                    deployed = self._engine.deploy(artifact, stack_id=change_set.stack_id)
                 self._ids[deployed.stack_id] = deployed.stack_name
                 change_set.execution = "EXECUTE_COMPLETE"
                 with self._lock:

@@ -106,7 +106,8 @@ class Engine:
 
     # -- deploy ----------------------------------------------------------------------------------------------
 
-    def deploy(self, artifact: Stack) -> StackState:
+    def deploy(self, artifact: Stack, *, stack_id: str | None = None) -> StackState:
+        """Creates or updates the stack; a new stack takes `stack_id` when the API has already answered one."""
         template: dict[str, Any] = copy.deepcopy(dict(artifact.template))
         old = self._store.load(artifact.stack_name)
         if old is not None and old.status in NOT_UPDATABLE:
@@ -117,7 +118,7 @@ class Engine:
             )
         stack = StackState(
             stack_name=artifact.stack_name,
-            stack_id=old.stack_id if old else self._stack_id(artifact),
+            stack_id=old.stack_id if old else stack_id or self._stack_id(artifact),
             account=artifact.account,
             region=artifact.region,
             status="CREATE_IN_PROGRESS" if old is None else "UPDATE_IN_PROGRESS",
