@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# pytest's last line, e.g. "== 3 failed, 794 passed, 2 warnings in 612.30s (0:10:12) ==".
+# pytest's last line, e.g. "3 failed, 794 passed, 2 warnings in 612.30s (0:10:12)" (framed by "=" without -q).
 COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 
 
@@ -37,7 +37,7 @@ class Run:
 
 def summary_counts(output: str) -> dict[str, int]:
     """The counts of pytest's final summary line (empty when it never printed one)."""
-    lines = [line for line in output.splitlines() if line.startswith("=") and " in " in line]
+    lines = [line for line in output.splitlines() if COUNT.search(line) and " in " in line]
     if not lines:
         return {}
     return {

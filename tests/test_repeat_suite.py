@@ -14,6 +14,8 @@ ERROR tests/test_b.py::test_two - RuntimeError
 
 def test_the_summary_line_gives_the_counts() -> None:
     assert summary_counts(OUTPUT) == {"failed": 1, "passed": 794, "skipped": 2, "error": 1}
+    quiet = "........ [100%]\n801 passed in 428.77s (0:07:08)\n"  # -q drops the frame
+    assert summary_counts(quiet) == {"passed": 801}
 
 
 def test_failed_and_erroring_tests_are_named() -> None:
