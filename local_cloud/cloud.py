@@ -75,6 +75,8 @@ RUN_STATE = (
     "endpoints.json",
     "response-ca.pem",
     "function-code",  # function code the CloudFormation API read back from S3
+    "cdk-home",  # the CDK CLI's own home (its cache of which access key is which account)
+    "outputs.json",  # `cdk deploy --outputs-file`
     persistence.SERVICES_FILE,
     persistence.MOTO_FILE,
 )
@@ -164,7 +166,7 @@ class LocalCloud(serving.Running):
         self.scheduler = Scheduler(
             self.client,
             self.runner,
-            lambda: sorted(self._places),
+            self._rule_places,
             clock=self.clock,
             tick=None if simulated else 0.1,  # a simulated clock must not be held by the scheduler's rescans
             duplicates=self.delivery.duplicates,
@@ -439,6 +441,12 @@ class LocalCloud(serving.Running):
                 finally:
                     self.save()
         return destroyed
+
+    def _rule_places(self) -> list[tuple[str, str]]:
+        """Where the scheduler looks for rules: (region, account) of each place deployed to and of each
+        function (a stack the CloudFormation API deployed may be the first in its place)."""
+        functions = {(f.arn.split(":")[3], f.arn.split(":")[4]) for f in self.runner.functions()}
+        return sorted(self._places | functions)
 
     def bootstrap(self, region: str, account: str | None = None) -> None:
         """What `cdk bootstrap` leaves behind that templates check: the bootstrap version parameter."""

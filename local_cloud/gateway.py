@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from moto.iam.models import get_account_id_from
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
 
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
     from local_cloud.cloud import LocalCloud
 
-_SCOPE = re.compile(r"[^/\s,=]+/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)/aws4_request")
+_SCOPE = re.compile(r"(?P<key>[^/\s,=]+)/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)/aws4_request")
+_ACCOUNT_ID = re.compile(r"\d{12}")
 # Headers that describe one connection, not the message: never forwarded (RFC 9110, section 7.6.1).
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -40,8 +42,22 @@ _OWN = frozenset({"content-length", "date", "server"})
 
 def scope_service(authorization: str | None, credential: str | None) -> str:
     """The service a request is signed for; "" when it is not signed."""
+    return _scope(authorization, credential).get("service", "")
+
+
+def _scope(authorization: str | None, credential: str | None) -> dict[str, str]:
     match = _SCOPE.search(authorization or "") or _SCOPE.search(credential or "")
-    return match["service"] if match else ""
+    return match.groupdict() if match else {}
+
+
+def moto_headers(headers: Mapping[str, str], access_key: str) -> dict[str, str]:
+    """The headers to forward to moto: a key of 12 digits (the local cloud's way to act as an account) is
+    that account for moto too, through moto's `x-moto-account-id` header (moto's documentation,
+    "Multi-Account support"); moto knows the keys it made itself (IAM users', STS sessions') on its own."""
+    forwarded = dict(headers)
+    if _ACCOUNT_ID.fullmatch(access_key) and not any(h.lower() == "x-moto-account-id" for h in headers):
+        forwarded["x-moto-account-id"] = access_key
+    return forwarded
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,14 @@ class Routes:
     other: str
     accounts: Mapping[str, str]  # access key -> account, for keys not of 12 digits
     default_account: str
+
+    def caller(self, authorization: str | None) -> Caller:
+        """Who signed a CloudFormation request: a key of the local cloud's, a key of 12 digits, or a key
+        moto made (the CDK CLI's calls with the deploy role it assumed through STS)."""
+        signed = caller_of(authorization, self.accounts, self.default_account)
+        if signed.access_key in self.accounts or _ACCOUNT_ID.fullmatch(signed.access_key):
+            return Caller(signed.account, signed.region)
+        return Caller(get_account_id_from(signed.access_key), signed.region)
 
 
 def routes_of(cloud: LocalCloud) -> Routes:
@@ -69,6 +93,7 @@ def routes_of(cloud: LocalCloud) -> Routes:
         read_object=read_object,
         code_dir=cloud.state_dir / "function-code",
         busy=cloud.clock.busy,
+        settled=cloud.save,
     )
     return Routes(
         cloudformation=api,
@@ -101,16 +126,18 @@ class Gateway(serving.Running):
         assert self._routes is not None
         request = Request(environ)
         authorization = request.headers.get("Authorization")
-        service = scope_service(authorization, request.args.get("X-Amz-Credential"))
+        scope = _scope(authorization, request.args.get("X-Amz-Credential"))
+        service = scope.get("service", "")
         if service == "cloudformation":
-            signed = caller_of(authorization, self._routes.accounts, self._routes.default_account)
             answer = self._routes.cloudformation.handle(
-                Caller(signed.account, signed.region), request.get_data()
+                self._routes.caller(authorization), request.get_data()
             )
             response = _response(answer)
+        elif service == "docdb-elastic":
+            response = _forward(request, self._routes.docdb_elastic, dict(request.headers.items()))
         else:
-            base = self._routes.docdb_elastic if service == "docdb-elastic" else self._routes.other
-            response = _forward(request, base)
+            headers = moto_headers(dict(request.headers.items()), scope.get("key", ""))
+            response = _forward(request, self._routes.other, headers)
         return response(environ, start_response)
 
 
@@ -118,13 +145,13 @@ def _response(answer: Answer) -> Response:
     return Response(answer.body, status=answer.status, content_type=answer.content_type)
 
 
-def _forward(request: Request, base: str) -> Response:
-    """The answer of the server at `base` to `request`, headers and body as they are (Host too: the
-    signature covers it)."""
+def _forward(request: Request, base: str, sent: Mapping[str, str]) -> Response:
+    """The answer of the server at `base` to `request` with headers `sent` and the body as it is (Host too:
+    the signature covers it)."""
     target = urlsplit(base)
     connection = http.client.HTTPConnection(target.hostname or serving.LOOPBACK, target.port, timeout=300)
     try:
-        headers = {name: value for name, value in request.headers.items() if name.lower() not in _HOP_BY_HOP}
+        headers = {name: value for name, value in sent.items() if name.lower() not in _HOP_BY_HOP}
         body = request.get_data()
         headers["Content-Length"] = str(len(body))
         # The path and query as sent (werkzeug's own are decoded, and S3 keys and signatures need them not).

@@ -24,7 +24,8 @@ from local_cloud.cloudformation.api import (
     service_model,
 )
 from local_cloud.cloudformation.bootstrap_providers import enforceable
-from local_cloud.gateway import scope_service
+from local_cloud.gateway import moto_headers, scope_service
+from local_cloud.persistence import SERVICES_FILE
 
 REGION = "us-east-1"
 TEMPLATE: dict[str, Any] = {
@@ -164,6 +165,12 @@ def test_forwarded_answers_carry_one_date(cloud: LocalCloud) -> None:
     [answer] = headers
     assert "," not in answer["Date"].split(" ", 1)[1]  # one date, not two joined
     assert "," not in answer.get("Server", "")
+
+
+def test_a_key_of_12_digits_is_that_account_for_moto_and_other_keys_are_left_to_moto() -> None:
+    assert moto_headers({"Host": "h"}, "111122223333") == {"Host": "h", "x-moto-account-id": "111122223333"}
+    assert moto_headers({"Host": "h"}, "ASIAEXAMPLE") == {"Host": "h"}
+    assert moto_headers({"X-Moto-Account-Id": "1"}, "111122223333") == {"X-Moto-Account-Id": "1"}
 
 
 def test_the_scope_names_the_service() -> None:
@@ -385,6 +392,13 @@ def test_create_stack_and_update_stack_as_the_cli_calls_them_with_method_direct(
     made = cfn.create_stack(StackName="Direct", TemplateBody=body)
     created = wait_for(cfn, made["StackId"], {"CREATE_COMPLETE", "ROLLBACK_COMPLETE"})
     assert created["StackStatus"] == "CREATE_COMPLETE"
+    # A settled operation is a safe point: the services' state is saved with the new stack.
+    for _ in range(200):
+        if "Direct" in json.loads((cloud.state_dir / SERVICES_FILE).read_text())["stacks"]:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the services' state was not saved after the stack was created")
     events = cfn.describe_stack_events(StackName="Direct")["StackEvents"]
     assert events[-1]["ResourceStatus"] == "CREATE_IN_PROGRESS"  # no review: CreateStack starts at once
     with pytest.raises(ClientError) as raised:
