@@ -4,13 +4,15 @@ folder continues where the last one stopped (`serve` restarted, a rerun after a 
 Two parts, kept two ways:
 
 - moto's backends (IAM with the accounts' access keys, Lambda functions and their resource policies,
-  EventBridge rules and targets, including those handlers made at run time, KMS, SSM, Logs, EC2) in
+  EventBridge rules and targets, including those handlers made at run time, KMS, SSM, Logs, EC2, and the
+  bootstrap stack's S3 staging bucket with the assets the CDK CLI published, and ECR repository) in
   `moto.pickle`. moto runs in this process (ThreadedMotoServer), so its backends are plain Python objects,
   pickled per service as LocalStack's persistence does. Rebuilding them from the stored stacks through the API
   cannot work: moto picks KMS key ids, IAM access keys and EC2 ids itself, and the stacks hold them.
-  Standard pickle refuses four parts of moto's backends (checked with moto 5.2): KMS's RSA private keys,
-  Lambda's WeakValueDictionary, SSM's ParameterDict and defaultdicts made by lambdas; `_Pickler` reduces
-  them to plain values. A pickle runs code when loaded: the folder is trusted as the local cloud's own.
+  Standard pickle refuses five parts of moto's backends (checked with moto 5.2): KMS's RSA private keys,
+  Lambda's WeakValueDictionary, SSM's ParameterDict, defaultdicts made by lambdas and ECR's lock; `_Pickler`
+  reduces them to plain values (a lock to a new one). A pickle runs code when loaded: the folder is trusted
+  as the local cloud's own.
 - everything else as JSON in `services.json`: the clock's time, the docdb-elastic service's state, the
   accounts' access keys and default keys, the places deployed to, the functions the Lambda runner runs, a
   digest of the pickle and one of each stored stack.
@@ -27,6 +29,7 @@ import hashlib
 import io
 import json
 import pickle
+import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -46,7 +49,7 @@ SERVICES_FILE = "services.json"
 MOTO_FILE = "moto.pickle"
 FORMAT = 1
 # The moto services the local cloud's resources and functions use (see `cloud`'s docstring).
-MOTO_SERVICES = ("iam", "sts", "lambda", "events", "kms", "ssm", "logs", "ec2")
+MOTO_SERVICES = ("iam", "sts", "lambda", "events", "kms", "ssm", "logs", "ec2", "s3", "ecr")
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,9 @@ def _replace(path: Path, data: bytes) -> None:
     temporary.replace(path)
 
 
+_LOCKS = (type(threading.Lock()), type(threading.RLock()))
+
+
 class _Pickler(pickle.Pickler):
     """Pickles moto's backends: the parts standard pickle refuses become plain values."""
 
@@ -192,23 +198,29 @@ class _Pickler(pickle.Pickler):
             der = obj.private_bytes(
                 serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
-            return _private_key, (der,)
-        if isinstance(obj, weakref.WeakValueDictionary):
+            reduced: Any = (_private_key, (der,))
+        elif isinstance(obj, _LOCKS):
+            reduced = (type(obj), ())  # a lock is held by no one between runs: a new one
+        elif isinstance(obj, weakref.WeakValueDictionary):
             # Its values are also held by the backend (the pickle keeps them alive once loaded).
-            return weakref.WeakValueDictionary, (dict(obj),)
-        if isinstance(obj, ParameterDict):
-            return _parameter_dict, (obj.account_id, obj.region_name, dict(obj), dict(vars(obj)))
-        if isinstance(obj, collections.defaultdict) and obj.default_factory is not None:
-            if not _is_lambda(obj.default_factory):
-                return NotImplemented
-            return (
+            reduced = (weakref.WeakValueDictionary, (dict(obj),))
+        elif isinstance(obj, ParameterDict):
+            reduced = (_parameter_dict, (obj.account_id, obj.region_name, dict(obj), dict(vars(obj))))
+        elif (
+            isinstance(obj, collections.defaultdict)
+            and obj.default_factory is not None
+            and _is_lambda(obj.default_factory)
+        ):
+            reduced = (
                 collections.defaultdict,
                 (_named_factory(obj.default_factory),),
                 None,
                 None,
                 iter(obj.items()),
             )
-        return NotImplemented
+        else:
+            reduced = NotImplemented
+        return reduced
 
 
 def _is_lambda(factory: Any) -> bool:

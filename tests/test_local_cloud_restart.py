@@ -160,6 +160,9 @@ def test_moto_and_the_service_are_as_the_last_run_left_them_and_the_clock_goes_o
         events = first.client("events", REGION)
         events.put_rule(Name="kept", ScheduleExpression="rate(1 minute)", State="DISABLED")
         vpc = first.client("ec2", REGION).create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        first.client("s3", REGION).create_bucket(Bucket="staging")
+        first.client("s3", REGION).put_object(Bucket="staging", Key="asset.zip", Body=b"published")
+        first.client("ecr", REGION).create_repository(repositoryName="assets")
         access_key = first.access_key(ACCOUNT)
         services = first.docdb.backend.state()
     ended = json.loads((tmp_path / SERVICES_FILE).read_text())["clock"]
@@ -181,6 +184,12 @@ def test_moto_and_the_service_are_as_the_last_run_left_them_and_the_clock_goes_o
         assert {tag["Key"] for tag in tags} == {"team", "a"}
         assert [rule["Name"] for rule in second.client("events", REGION).list_rules()["Rules"]] == ["kept"]
         assert second.client("ec2", REGION).describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["VpcId"] == vpc
+        # What `cdk bootstrap` made and `cdk deploy` published: the next run's CLI finds it.
+        assert second.client("s3", REGION).get_object(Bucket="staging", Key="asset.zip")["Body"].read() == (
+            b"published"
+        )
+        repositories = second.client("ecr", REGION).describe_repositories()["repositories"]
+        assert [repository["repositoryName"] for repository in repositories] == ["assets"]
 
 
 @pytest.fixture(scope="module")

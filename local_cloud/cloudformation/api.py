@@ -180,15 +180,18 @@ class CloudFormationApi:
         read_object: Callable[[Caller, str, str], bytes],
         code_dir: Path,
         busy: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+        settled: Callable[[], None] = lambda: None,
     ) -> None:
         """`read_object(caller, bucket, key)` reads an S3 object (a TemplateURL's, a function's code);
-        functions' code is unpacked under `code_dir`; `busy` holds the clock while the engine works."""
+        functions' code is unpacked under `code_dir`; `busy` holds the clock while the engine works;
+        `settled` is called when the last stack operation under way has ended (the cloud saves its state)."""
         self._store = store
         self._engine = engine
         self._now = now
         self._read_object = read_object
         self._code_dir = code_dir
         self._busy = busy
+        self._settled = settled
         self._model = service_model()
         self._lock = threading.RLock()
         self._sent: dict[tuple[str, str, str], Sent] = {}  # (account, region, name) -> last deployed
@@ -479,8 +482,8 @@ class CloudFormationApi:
     def _new_change_set(
         self, caller: Caller, request: Mapping[str, Any], kind: str, *, direct: bool = False
     ) -> ChangeSet:
-        """A change set of `kind` from a CreateChangeSet request, or (`direct`) from a CreateStack or UpdateStack
-        request, whose new stack starts in CREATE_IN_PROGRESS without a review."""
+        """A change set of `kind` from a CreateChangeSet request, or (`direct`) from a CreateStack or
+        UpdateStack request, whose new stack starts in CREATE_IN_PROGRESS without a review."""
         name = request["StackName"]
         key = (caller.account, caller.region, name)
         stack = self._find(caller, name)
@@ -546,7 +549,7 @@ class CloudFormationApi:
         self._change_sets[change_set.id] = change_set
         return change_set
 
-    # -- CreateStack and UpdateStack (the CLI's `--method=direct`) ----------------------------------------------
+    # -- CreateStack and UpdateStack (the CLI's `--method=direct`) ------------------------------------------
 
     def _create_stack(self, caller: Caller, request: dict[str, Any]) -> dict[str, Any]:
         return self._direct(caller, request, "CREATE")
@@ -652,9 +655,20 @@ class CloudFormationApi:
                 with self._lock:
                     self._working.pop(key, None)
                     self._hold_failed(key)
+            self._after_operation()
 
         threading.Thread(target=run, name=f"execute {change_set.name}", daemon=True).start()
         return {}
+
+    def _after_operation(self) -> None:
+        """A safe point once no other stack operation is under way: the cloud saves its state there."""
+        with self._lock:
+            if self._working:
+                return
+        try:
+            self._settled()
+        except Exception:  # saved again at the next safe point, and when the cloud stops
+            logging.getLogger(__name__).warning("saving the services' state failed", exc_info=True)
 
     def _hold_failed(self, key: tuple[str, str, str]) -> None:
         """After a failed execution: a stack the engine removed (its create rolled back) is held in the
@@ -712,10 +726,11 @@ class CloudFormationApi:
                 with self._lock:
                     self._working.pop(key, None)
                     self._held.pop(key, None)
-                return
-            with self._lock:
-                self._working.pop(key, None)
-                self._finish_delete(stack, key)
+            else:
+                with self._lock:
+                    self._working.pop(key, None)
+                    self._finish_delete(stack, key)
+            self._after_operation()
 
         self._working[key] = "DELETE_IN_PROGRESS"
         # Held from the moment the engine removes the stack until the delete is finished here.
