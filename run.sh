@@ -27,12 +27,13 @@ setup() {
 }
 
 run_main() {
-    # The real CDK CLI synthesizes the example app; the local cloud deploys it with its source snapshot
-    # seeded, shows the copy's ARN as the consumer stack sees it and the endpoint of the cluster it restores
-    # from the copy, and destroys it all again.
+    # The real CDK CLI synthesizes the example app; the local cloud starts with the app's source snapshot
+    # seeded; the CLI runs `cdk bootstrap`, `cdk deploy --all` and `cdk destroy --all` against the cloud's
+    # one endpoint; the copy's ARN as the consumer stack sees it, and the endpoint of the cluster restored
+    # from the copy, are printed last. Any step failing ends the job with the CLI's error and exit 1.
     # Arguments go to the local cloud, e.g. `./run.sh main --keep-running`.
     cdk synth --quiet --no-notices
-    python -m local_cloud demo cdk.out --seed-sources --show SnapshotConsumerStack.RestoreSnapshotArn \
+    python -m local_cloud demo cdk.out --cli --seed-sources --show SnapshotConsumerStack.RestoreSnapshotArn \
         --show SnapshotConsumerStack.StagingClusterEndpoint "$@"
 }
 

@@ -6,6 +6,7 @@ serve             run the cloud until interrupted, so that deploy and destroy ca
 deploy ASSEMBLY   deploy (create or update) the assembly's stacks to the serving cloud
 destroy ASSEMBLY  destroy them, dependents first
 seed ARN...       make source snapshots exist in the serving cloud
+cdk ARGS...       run the CDK CLI (`cdk bootstrap`, `cdk deploy`, ...) against the serving cloud
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ from pathlib import Path
 
 from local_cloud import serving
 from local_cloud.assembly import Stack
-from local_cloud.cloud import AtLeastOnce, LocalCloud
+from local_cloud.cdk_cli import bootstrap_targets, cli_account, find_cdk, read_outputs, run_cdk
+from local_cloud.cloud import DEFAULT_REGION, AtLeastOnce, LocalCloud
 from local_cloud.cloudformation.errors import DeploymentError
 from local_cloud.cloudformation.order import Order
-from local_cloud.control import ControlServer, send
+from local_cloud.control import ControlServer, send, serving_endpoint
+from local_cloud.docdb_elastic.identity import DEFAULT_ACCOUNT
 from local_cloud.lambda_runtime.runner import Faults
 from local_cloud.progress import Progress, outputs_lines
 
 DEFAULT_STATE_DIR = Path(".local-cloud")
+CDK_HOME = "cdk-home"  # in the state folder: the CDK CLI's cache, apart from the user's
 COPIED_SNAPSHOT = "Custom::CopiedSnapshot"
 COMMANDS = {
     "demo": (
@@ -52,6 +56,12 @@ COMMANDS = {
         "make source snapshots exist in the serving cloud",
         "Creates each ARN as a docdb-elastic cluster snapshot (encrypted with a key of its region) in the "
         "cloud serving --state-dir, as if it existed before any deployment.",
+    ),
+    "cdk": (
+        "run the CDK CLI against the serving cloud",
+        "Runs the CDK CLI with ARGS (e.g. `bootstrap aws://111122223333/us-east-1`, `deploy --all`) with "
+        "every AWS call going to the one endpoint of the cloud serving --state-dir, acting as --account, "
+        "and exits with the CLI's exit code.",
     ),
 }
 
@@ -166,6 +176,10 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--stacks", nargs="*", help="only these stacks (default: all)")
         if name in ("demo", "serve"):
             _cloud_options(command)
+        if name in ("demo", "cdk"):
+            command.add_argument(
+                "--cdk", default="cdk", help="the CDK CLI to run (default: `cdk` on PATH, the pinned one)"
+            )
     commands.choices["seed"].add_argument("arns", nargs="+", metavar="ARN", help="a cluster snapshot ARN")
     demo = commands.choices["demo"]
     demo.add_argument(
@@ -179,6 +193,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep-running", action="store_true", help="serve the deployed stacks instead of destroying"
     )
+    demo.add_argument(
+        "--cli",
+        action="store_true",
+        help="deploy and destroy with the CDK CLI (cdk bootstrap, cdk deploy --all, cdk destroy --all) "
+        "against the cloud's one endpoint, instead of the cloud's own deploy",
+    )
+    cdk = commands.choices["cdk"]
+    cdk.add_argument(
+        "--account", default=DEFAULT_ACCOUNT, help=f"act as this account (default {DEFAULT_ACCOUNT})"
+    )
+    cdk.add_argument(
+        "--region", default=DEFAULT_REGION, help=f"the default region (default {DEFAULT_REGION})"
+    )
+    cdk.add_argument("arguments", nargs=argparse.REMAINDER, metavar="ARGS", help="the CDK CLI's arguments")
     return parser
 
 
@@ -192,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if send(state_dir, options.command, body) else 1
         if options.command == "seed":
             return 0 if send(state_dir, "seed", {"snapshots": options.arns}) else 1
+        if options.command == "cdk":
+            return _cdk(options, state_dir)
         return _run(options, state_dir)
     except (DeploymentError, RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -211,10 +241,26 @@ def _delivery(options: argparse.Namespace) -> AtLeastOnce:
     return AtLeastOnce(options.duplicate_events, options.duplicate_delay, faults)
 
 
+def _cdk(options: argparse.Namespace, state_dir: Path) -> int:
+    done = run_cdk(
+        find_cdk(options.cdk),
+        [argument for argument in options.arguments if argument != "--"],
+        endpoint_url=serving_endpoint(state_dir, "gateway"),
+        account=options.account,
+        region=options.region,
+        cwd=Path.cwd(),
+        cdk_home=state_dir / CDK_HOME,
+        timeout=None,
+        capture=False,
+    )
+    return done.returncode
+
+
 def _run(options: argparse.Namespace, state_dir: Path) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     cloud = LocalCloud(
         state_dir,
+        gateway=True,
         time_scale=options.time_scale,
         simulated=options.simulated_clock,
         seed=options.seed,
@@ -228,7 +274,8 @@ def _run(options: argparse.Namespace, state_dir: Path) -> int:
             lambda line: print(line, flush=True), cloud.clock, requests=cloud.custom.waiting_for
         ) as progress,
     ):
-        cloud.watch(progress)
+        if not getattr(options, "cli", False):  # the CLI shows the stack events itself
+            cloud.watch(progress)
         sources = list(options.seed_snapshot)
         if getattr(options, "seed_sources", False):
             sources += [arn for arn in copy_sources(cloud.stacks(options.assembly)) if arn not in sources]
@@ -236,6 +283,8 @@ def _run(options: argparse.Namespace, state_dir: Path) -> int:
             print(f"seeded source snapshot {cloud.seed_source_snapshot(arn)}")
         if options.command == "serve":
             return _serve(cloud)
+        if options.cli:
+            return _demo_with_cli(cloud, options)
         try:
             stacks = cloud.deploy(options.assembly, options.stacks)
         except DeploymentError as error:
@@ -259,6 +308,53 @@ def _run(options: argparse.Namespace, state_dir: Path) -> int:
         return 0 if all(wanted in outputs for wanted in options.show) else 1
 
 
+def _demo_with_cli(cloud: LocalCloud, options: argparse.Namespace) -> int:
+    """The demo as a user runs it: the CDK CLI bootstraps, deploys the assembly, and destroys it."""
+    stacks = cloud.stacks(options.assembly, options.stacks)
+    assembly = str(options.assembly.resolve())
+    chosen = options.stacks or ["--all"]
+    outputs_file = cloud.state_dir / "outputs.json"
+    outputs_file.unlink(missing_ok=True)
+    cdk = find_cdk(options.cdk)
+    account = cli_account(stacks)
+    region = stacks[0].region
+
+    def step(*arguments: str) -> bool:
+        print(f"\n$ cdk {' '.join(arguments)}", flush=True)
+        done = run_cdk(
+            cdk,
+            [*arguments, "--app", assembly, "--no-notices"],
+            endpoint_url=cloud.gateway_url,
+            account=account,
+            region=region,
+            cwd=Path.cwd(),
+            cdk_home=cloud.state_dir / CDK_HOME,
+            timeout=None,
+            capture=False,
+        )
+        if done.returncode != 0:
+            print(
+                f"\n ❌  `cdk {arguments[0]}` failed (exit {done.returncode}): its error is above", flush=True
+            )
+        return done.returncode == 0
+
+    if not (
+        step("bootstrap", *bootstrap_targets(stacks))
+        and step("deploy", *chosen, "--require-approval", "never", "--outputs-file", str(outputs_file))
+    ):
+        return 1
+    outputs = read_outputs(outputs_file)
+    shown = [f"{wanted} = {outputs.get(wanted, '(no such output)')}" for wanted in options.show]
+    print("\n".join(["", *shown]), flush=True)
+    if options.keep_running:
+        return _serve(cloud)
+    if not step("destroy", *chosen, "--force"):
+        return 1
+    print(f"\n{cloud.report().text()}\nreport: {cloud.write_report()}")
+    print("\n".join(["", *shown]))
+    return 0 if all(wanted in outputs for wanted in options.show) else 1
+
+
 def copy_sources(stacks: list[Stack]) -> list[str]:
     """The literal source snapshot ARNs of the CopiedSnapshot resources in these stacks."""
     found: list[str] = []
@@ -276,9 +372,8 @@ def _serve(cloud: LocalCloud) -> int:
     control.start()
     try:
         print(f"local cloud serving: control {control.url}")
-        print(
-            f"  AWS_ENDPOINT_URL_DOCDB_ELASTIC={cloud.docdb.endpoint_url} AWS_ENDPOINT_URL={cloud.moto_url}"
-        )
+        print(f"  AWS_ENDPOINT_URL={cloud.gateway_url} (every service, CloudFormation's API too)")
+        print("  the CDK CLI against it: python -m local_cloud cdk bootstrap | deploy | destroy ...")
         print("press Ctrl-C to stop", flush=True)
         stopped.wait()
     finally:

@@ -75,6 +75,8 @@ class ControlServer:
             "docdb-elastic": self._cloud.docdb.endpoint_url,
             "moto": self._cloud.moto_url,
         }
+        if self._cloud.gateway is not None:
+            endpoints["gateway"] = self._cloud.gateway_url
         (self._cloud.state_dir / ENDPOINTS_FILE).write_text(json.dumps(endpoints, indent=1))
 
     def stop(self) -> None:
@@ -143,15 +145,21 @@ class ControlServer:
         return Response(stream(), content_type="text/plain; charset=utf-8")
 
 
-def send(state_dir: Path, action: str, body: dict[str, Any], write: Callable[[str], None] = print) -> bool:
-    """Asks the cloud serving `state_dir` to deploy or destroy; prints what it streams; True on success."""
+def serving_endpoint(state_dir: Path, name: str) -> str:
+    """The URL of endpoint `name` ("control", "gateway") of the cloud serving `state_dir`."""
     endpoints_file = state_dir / ENDPOINTS_FILE
-    if not endpoints_file.is_file():
+    endpoints: dict[str, str] = json.loads(endpoints_file.read_text()) if endpoints_file.is_file() else {}
+    if name not in endpoints:
         raise RuntimeError(
             f"no local cloud is serving {state_dir}: start one with `python -m local_cloud serve "
             f"--state-dir {state_dir}`"
         )
-    url = json.loads(endpoints_file.read_text())["control"]
+    return endpoints[name]
+
+
+def send(state_dir: Path, action: str, body: dict[str, Any], write: Callable[[str], None] = print) -> bool:
+    """Asks the cloud serving `state_dir` to deploy or destroy; prints what it streams; True on success."""
+    url = serving_endpoint(state_dir, "control")
     request = urllib.request.Request(f"{url}/{action}", data=json.dumps(body).encode(), method="POST")  # noqa: S310
     succeeded = False
     with urllib.request.urlopen(request) as answer:  # noqa: S310 - loopback, a URL this package wrote

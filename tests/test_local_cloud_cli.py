@@ -24,6 +24,7 @@ from local_cloud.control import body_problem, send
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SOURCE = f"arn:aws:docdb-elastic:{REGION}:{ACCOUNT}:cluster-snapshot/cli-source"
+CDK = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "cdk"
 
 
 def assembly(directory: Path, tier: str) -> Path:
@@ -138,7 +139,7 @@ def test_a_request_the_cloud_cannot_act_on_fails_with_its_reason(serving: Path, 
     assert lines[-1].startswith(f"FAILED {nothing} is not a cloud assembly")
 
 
-@pytest.mark.parametrize("command", ["demo", "serve", "deploy", "destroy", "seed"])
+@pytest.mark.parametrize("command", ["demo", "serve", "deploy", "destroy", "seed", "cdk"])
 def test_every_command_has_its_own_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main([command, "--help"])
@@ -240,14 +241,22 @@ def test_demo_keeps_running_with_its_stacks_when_asked(example_assembly: Path, t
     assert demo.wait(timeout=30) == 0
 
 
-def test_demo_deploys_and_destroys_a_users_app_in_its_own_account(tmp_path: Path) -> None:
-    account, region = "111122223333", "eu-west-1"
-    source = f"arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/users-source"
-    app = App(outdir=str(tmp_path / "cdk.out"))
-    stack = Stack(app, "UsersStack", env=Environment(account=account, region=region))
-    copy = CopiedSnapshot(stack, "Copy", source_snapshot_arn=source)
+USERS_ACCOUNT, USERS_REGION = "111122223333", "eu-west-1"
+USERS_SOURCE = f"arn:aws:docdb-elastic:{USERS_REGION}:{USERS_ACCOUNT}:cluster-snapshot/users-source"
+
+
+@pytest.fixture(scope="module")
+def users_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user's own app: one copy, in account 111122223333 and eu-west-1."""
+    app = App(outdir=str(tmp_path_factory.mktemp("users-app") / "cdk.out"))
+    stack = Stack(app, "UsersStack", env=Environment(account=USERS_ACCOUNT, region=USERS_REGION))
+    copy = CopiedSnapshot(stack, "Copy", source_snapshot_arn=USERS_SOURCE)
     CfnOutput(stack, "CopyArn", value=copy.snapshot_arn)
-    users_app = Path(app.synth().directory)
+    return Path(app.synth().directory)
+
+
+def test_demo_deploys_and_destroys_a_users_app_in_its_own_account(users_app: Path, tmp_path: Path) -> None:
+    account, region = USERS_ACCOUNT, USERS_REGION
     shown = "UsersStack.CopyArn"
     state_dir = tmp_path / "state"
     run = local_cloud(
@@ -259,6 +268,66 @@ def test_demo_deploys_and_destroys_a_users_app_in_its_own_account(tmp_path: Path
         rf"{shown} = arn:aws:docdb-elastic:{region}:{account}:cluster-snapshot/[0-9a-f-]+",
         run.stdout.splitlines()[-1],
     )
+
+
+def test_the_real_cdk_cli_deploys_a_users_app_in_its_own_account_through_the_cdk_command(
+    users_app: Path, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    command = [
+        sys.executable, "-m", "local_cloud", "serve", "--state-dir", str(state_dir), "--time-scale", "240",
+        "--seed-snapshot", USERS_SOURCE, "--order", "hostile",
+    ]  # fmt: skip
+    server = until_serving(command)
+
+    def cdk(*arguments: str) -> str:
+        command = [
+            sys.executable, "-m", "local_cloud", "cdk", "--state-dir", str(state_dir),
+            "--account", USERS_ACCOUNT, "--region", USERS_REGION, "--cdk", str(CDK), *arguments,
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        return done.stdout + done.stderr
+
+    try:
+        assert "bootstrapped" in cdk("bootstrap", f"aws://{USERS_ACCOUNT}/{USERS_REGION}")
+        deployed = cdk("deploy", "--all", "--require-approval", "never", "--app", str(users_app))
+        assert re.search(
+            rf"UsersStack\.CopyArn = arn:aws:docdb-elastic:{USERS_REGION}:{USERS_ACCOUNT}:cluster-snapshot/",
+            deployed,
+        ), deployed[-4000:]
+        assert "UsersStack: destroyed" in cdk("destroy", "--all", "--force", "--app", str(users_app))
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
+
+
+def test_the_cdk_command_needs_a_serving_cloud(tmp_path: Path) -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "local_cloud", "cdk", "--state-dir", str(tmp_path), "--cdk", str(CDK), "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "no local cloud is serving" in refused.stderr
+
+
+def test_a_demo_with_the_cli_exits_non_zero_with_the_clis_error_when_a_deploy_fails(
+    example_assembly: Path, tmp_path: Path
+) -> None:
+    # Nothing seeded: the copy's source snapshot does not exist, so its Create fails and the stack rolls back.
+    run = local_cloud(
+        tmp_path, "demo", str(example_assembly), "--cli", "--cdk", str(CDK), "--stacks", "SnapshotCopyStack",
+        "--time-scale", "240",
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-4000:]
+    assert "Environment aws://123456789012/us-east-1 bootstrapped" in output
+    assert "CREATE_FAILED" in output and "orders-automated-source" in output, output[-4000:]
+    assert "❌  `cdk deploy` failed" in run.stdout
+    assert "$ cdk destroy" not in run.stdout
 
 
 def test_a_rerun_on_the_stacks_of_a_killed_run_says_to_start_fresh_and_fresh_starts(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ class Engine:
     # -- deploy ----------------------------------------------------------------------------------------------
 
     def deploy(self, artifact: Stack, *, stack_id: str | None = None) -> StackState:
-        """Creates or updates the stack; a new stack takes `stack_id` when the API has already answered one."""
+        """Creates or updates the stack; a new stack takes `stack_id` when the API has answered one."""
         template: dict[str, Any] = copy.deepcopy(dict(artifact.template))
         old = self._store.load(artifact.stack_name)
         if old is not None and old.status in NOT_UPDATABLE:
