@@ -11,8 +11,8 @@ Two clocks keep the same promise (`now`, `sleep`, `wait` in simulated seconds):
 Parts that work mark themselves as running: a thread with `with clock.busy():` (its waits on the clock do
 not count as running), or work handed from one thread to another with `release = clock.hold()`. Lambda
 workers see the same time through `anchor()`: a simulated instant and the wall-clock instant it was read
-at, from which they run at the wall clock's pace (a scale speeds up waiting, not work; the clock does not
-jump while an invocation is in flight).
+at, from which they run at the wall clock's pace (a scale speeds up waiting, not work); a worker's sleeps
+are slept on the clock by the runner's thread, which counts as waiting, so the clock may jump then.
 """
 
 from __future__ import annotations

@@ -209,6 +209,28 @@ def test_the_worker_reads_the_clocks_simulated_time(simulated: LambdaRunner) -> 
     assert 299_000 < answer["remaining"] <= 300_000
 
 
+def test_a_handlers_sleep_is_slept_on_the_clock_and_counts_in_its_time(simulated: LambdaRunner) -> None:
+    simulated.invoke("greeter", {})  # a warm worker
+    before, wall = simulated.clock.now(), time.monotonic()
+    answer = simulated.invoke("greeter", {"sleep": 120, "clock": True})
+    assert time.monotonic() - wall < 10  # two idle minutes skipped, not waited
+    assert 120 <= answer["time"] - before < 122
+    assert 178_000 < answer["remaining"] <= 180_000  # of its 300 s timeout
+    record = simulated.invocations[-1]
+    assert 120 <= record.ended - record.started < 122  # billed with its sleep, as Lambda does
+    assert "Duration: 120" in simulated.log("greeter").splitlines()[-1]
+
+
+def test_a_sleep_past_the_deadline_times_out_at_the_deadline_on_the_clock(simulated: LambdaRunner) -> None:
+    before, wall = simulated.clock.now(), time.monotonic()
+    with pytest.raises(InvocationFailed, match="timed out after 300 seconds"):
+        simulated.invoke("greeter", {"sleep": 400})
+    assert time.monotonic() - wall < 10
+    assert 300 <= simulated.clock.now() - before < 310
+    record = simulated.invocations[-1]
+    assert (record.outcome, round(record.ended - record.started)) == ("timeout", 300)
+
+
 def test_on_a_scaled_clock_the_worker_starts_from_the_clocks_time_and_works_at_the_wall_clocks_pace(
     tmp_path: Path, runtime_dir: Path, code: Path
 ) -> None:

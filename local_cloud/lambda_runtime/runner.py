@@ -17,6 +17,7 @@ a Lambda timeout. Only Python functions can run here: others are refused when re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -172,6 +173,8 @@ class _Worker:
         self._current = ""
         self._output: list[str] = []
         self._reported = threading.Event()  # the current invocation's REPORT line is in the log
+        self._started = 0.0
+        self._frame = (0.0, time.time())  # (the invocation's time, the wall-clock time it was read at)
         self._closed = threading.Event()  # the worker's output ended
         assert self.process.stdout is not None
         threading.Thread(target=self._follow, args=(self.process.stdout,), daemon=True).start()
@@ -186,29 +189,67 @@ class _Worker:
         self._closed.set()
         self._reported.set()
 
-    def invoke(self, request: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-        """The worker's answer once its output is all in the log; TimeoutError when none comes within
-        `timeout` wall-clock seconds, InvocationFailed when the worker dies (either way it is then killed)."""
+    def invoke(self, request: Mapping[str, Any], clock: Clock) -> dict[str, Any]:
+        """The worker's answer once its output is all in the log; TimeoutError when none comes by the
+        request's deadline, InvocationFailed when the worker dies (either way it is then killed).
+
+        The invocation's own time (`elapsed`) runs at the wall clock's pace while it works and by the
+        clock's seconds while it sleeps: each sleep it asks for is slept on `clock`, and it goes on from the
+        anchor sent back. A sleep past the deadline is a timeout once the clock reaches the deadline."""
         with self._lock:
             self._current = str(request["requestId"])
             self._output = []
             self._reported.clear()
+        self._started, real = request["clock"]
+        self._frame = (self._started, real)
+        deadline: float = request["deadline"]
         self._requests.write(json.dumps(request) + "\n")
         self._requests.flush()
-        ready, _, _ = select.select([self._results], [], [], timeout)
-        line = self._results.readline() if ready else ""
-        if not line:
-            self.kill()
-            if not ready:
-                raise TimeoutError
-            raise InvocationFailed(
-                f"the worker process exited during the invocation (exit status {self.process.returncode})"
-            )
+        while True:
+            ready, _, _ = select.select([self._results], [], [], max(0.0, deadline - self._now()))
+            line = self._results.readline() if ready else ""
+            if not line:
+                self.kill()
+                if not ready:
+                    raise TimeoutError
+                raise InvocationFailed(
+                    f"the worker process exited during the invocation (exit status {self.process.returncode})"
+                )
+            message: dict[str, Any] = json.loads(line)
+            if "sleep" not in message:
+                break
+            self._sleep(float(message["sleep"]), deadline, clock)
         # The worker prints its REPORT line before it answers, but another thread copies output to the log:
         # the answer must not overtake the invocation's last lines.
         self._reported.wait(OUTPUT_WAIT)
-        answer: dict[str, Any] = json.loads(line)
-        return answer
+        return message
+
+    def _now(self) -> float:
+        """The invocation's own time: its anchor, plus the wall clock's seconds since."""
+        simulated, real = self._frame
+        return simulated + (time.time() - real)
+
+    def elapsed(self) -> float:
+        """Seconds of the current (or last) invocation on its own time, sleeps included (as Lambda bills)."""
+        return self._now() - self._started
+
+    def _sleep(self, seconds: float, deadline: float, clock: Clock) -> None:
+        now = self._now()
+        if now + seconds >= deadline:
+            clock.sleep(deadline - now)
+            self._frame = (deadline, time.time())
+            self.kill()
+            raise TimeoutError
+        clock.sleep(seconds)
+        self._frame = (now + seconds, time.time())
+        try:
+            self._requests.write(json.dumps({"clock": list(self._frame)}) + "\n")
+            self._requests.flush()
+        except OSError:  # it died while it slept
+            self.kill()
+            raise InvocationFailed(
+                f"the worker process exited during the invocation (exit status {self.process.returncode})"
+            ) from None
 
     def output(self) -> str:
         """What the worker printed during the current invocation so far."""
@@ -224,7 +265,8 @@ class _Worker:
             self.process.kill()
         self.process.wait(timeout=10)
         self._closed.wait(OUTPUT_WAIT)
-        self._requests.close()
+        with contextlib.suppress(OSError):  # a request still buffered for a worker that is gone
+            self._requests.close()
         self._results.close()
 
 
@@ -356,23 +398,23 @@ class LambdaRunner:
         if killer:
             killer.start()
         try:
-            answer = worker.invoke(request, timeout)
+            answer = worker.invoke(request, self.clock)
         except TimeoutError:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock.now()))
             registered.log.write(f"{stamp} {record.request_id} Task timed out after {timeout:.2f} seconds")
-            self._finish(registered, worker, record, real, outcome="timeout", error="Task timed out")
+            self._finish(registered, worker, record, outcome="timeout", error="Task timed out")
             raise InvocationFailed(f"{function.name} timed out after {timeout:g} seconds") from None
         except InvocationFailed as error:
-            self._finish(registered, worker, record, real, outcome="crashed", error=str(error))
+            self._finish(registered, worker, record, outcome="crashed", error=str(error))
             raise InvocationFailed(f"{function.name} failed: {error}") from None
         finally:
             if killer:
                 killer.cancel()
         if not answer["ok"]:
             reason = f"{answer['errorType']}: {answer['errorMessage']}"
-            self._finish(registered, worker, record, real, outcome="error", error=reason)
+            self._finish(registered, worker, record, outcome="error", error=reason)
             raise InvocationFailed(f"{function.name} failed: {reason}")
-        self._finish(registered, worker, record, real, outcome="ok", error="")
+        self._finish(registered, worker, record, outcome="ok", error="")
         return answer["value"]
 
     def invoke_async(self, name_or_arn: str, event: Any, *, trigger: str, delay: float = 0.0) -> Future[None]:
@@ -435,12 +477,11 @@ class LambdaRunner:
         registered: _Registered,
         worker: _Worker,
         record: Invocation,
-        wall_started: float,
         *,
         outcome: str,
         error: str,
     ) -> None:
-        record.ended = record.started + (time.time() - wall_started)
+        record.ended = record.started + worker.elapsed()
         record.outcome, record.error = outcome, error
         with self._lock:
             registered.busy.discard(worker)

@@ -9,8 +9,11 @@ one pipe and results leave on another; stdout and stderr are the function's log.
 The function lives on the local cloud's clock: before its code is imported, `time.time` and `time.time_ns`
 are replaced by a clock that reads the local cloud's time from an anchor (a simulated instant and the
 wall-clock instant it was read at), which every request renews, and runs at the wall clock's pace from there:
-a scale speeds up waiting, not the function's own work, so its sleeps and its timeout are wall-clock time.
-With a simulated clock at scale 1 (which never jumps while an invocation runs) this is exact.
+a scale speeds up waiting, not the function's own work. Waiting is the clock's: during an invocation,
+`time.sleep` asks the runner to sleep on the local cloud's clock (a `{"sleep": seconds}` line on the result
+pipe) and goes on from the anchor the runner sends back once that time has passed (a scaled clock sleeps
+shorter; a simulated one may skip the time while nothing else runs), so a handler that waits in-process for
+minutes costs the wall clock no more than one that waits between invocations.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, TextIO
 
 _wall_time = time.time
+_wall_sleep = time.sleep
 
 
 class SimulatedTime:
@@ -45,6 +50,41 @@ class SimulatedTime:
     def install(self) -> None:
         time.time = self.time
         time.time_ns = self.time_ns
+
+
+class CloudSleep:
+    """`time.sleep` during an invocation: the runner sleeps on the local cloud's clock and sends the anchor
+    to go on from. Outside an invocation (while the handler's module is imported) it is the wall clock's."""
+
+    def __init__(self, clock: SimulatedTime) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()  # one request on the pipes at a time, whichever thread sleeps
+        self._pipes: tuple[TextIO, TextIO] | None = None
+
+    def during(self, requests: TextIO, results: TextIO) -> None:
+        self._pipes = (requests, results)
+
+    def after(self) -> None:
+        self._pipes = None
+
+    def sleep(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        pipes = self._pipes
+        if pipes is None or seconds == 0:
+            _wall_sleep(seconds)
+            return
+        requests, results = pipes
+        with self._lock:
+            results.write(json.dumps({"sleep": seconds}) + "\n")
+            results.flush()
+            answer = requests.readline()
+        if not answer:  # the runner is gone: the invocation is over
+            raise SystemExit(1)
+        self._clock.anchor(*json.loads(answer)["clock"])
+
+    def install(self) -> None:
+        time.sleep = self.sleep  # type: ignore[assignment] # floats only: what handlers and botocore pass
 
 
 class LambdaContext:
@@ -86,6 +126,8 @@ def main() -> None:
     init_error: dict[str, str] | None = None
     clock = SimulatedTime(*json.loads(anchor))
     clock.install()
+    sleeper = CloudSleep(clock)
+    sleeper.install()
     _lambda_logging()
     try:
         function = _load(code_dir, runtime_dir, handler)
@@ -102,7 +144,8 @@ def main() -> None:
         for line in requests:
             request = json.loads(line)
             clock.anchor(*request["clock"])
-            started = time.monotonic()
+            started = clock.time()  # its duration counts the clock's sleeps, as Lambda bills them
+            sleeper.during(requests, results)
             print(f"START RequestId: {request['requestId']} Version: $LATEST", flush=True)
             if init_error is not None:
                 result: dict[str, Any] = {"ok": False, **init_error}
@@ -113,7 +156,8 @@ def main() -> None:
                 except Exception as error:
                     traceback.print_exc()
                     result = {"ok": False, "errorType": type(error).__name__, "errorMessage": str(error)}
-            milliseconds = (time.monotonic() - started) * 1000
+            sleeper.after()
+            milliseconds = (clock.time() - started) * 1000
             sys.stderr.flush()
             print(f"END RequestId: {request['requestId']}", flush=True)
             print(f"REPORT RequestId: {request['requestId']}\tDuration: {milliseconds:.2f} ms", flush=True)
