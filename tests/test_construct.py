@@ -138,6 +138,7 @@ def test_handler_function_runtime_architecture_and_logs(full: tuple[Stack, Copie
             "Architectures": ["arm64"],
             "Handler": "index.handler",
             "Timeout": 300,
+            "MemorySize": 128,
             "LoggingConfig": {"LogGroup": {"Ref": log_group_id}},
             "Environment": {"Variables": {"POLL_RULE_PREFIX": Match.string_like_regexp("^CopiedSnapshot")}},
         },

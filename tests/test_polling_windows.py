@@ -136,7 +136,7 @@ def create(cfn: CloudFormationEndpoint, **props: Any) -> None:
 
 
 def test_a_create_is_answered_by_its_first_invocation_at_the_first_ask_after_active(
-    aws: Aws, cfn: CloudFormationEndpoint, fake_time: FakeTime
+    aws: Aws, cfn: CloudFormationEndpoint, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
 ) -> None:
     expect_start(aws)
     aws.expect_get("COPYING")
@@ -150,6 +150,13 @@ def test_a_create_is_answered_by_its_first_invocation_at_the_first_ask_after_act
     assert fake_time.sleeps == [5.0, 5.0, 5.0]
     # The rule was checked just before answering: no other invocation had answered meanwhile.
     assert aws.operations()[-4:] == ["GetClusterSnapshot", "ListTargetsByRule", "RemoveTargets", "DeleteRule"]
+    [ended] = [record.msg for record in caplog.records if "invocation ended" in str(record.msg)]
+    assert ended == {
+        "message": "invocation ended",
+        "Calls": {"get_cluster_snapshot": 4, "copy_cluster_snapshot": 1},  # the source, then 3 asks
+        "Asks": 3,
+        "Seconds": 15.0,
+    }
 
 
 def test_a_window_without_an_answer_ends_before_the_next_firing_and_that_poll_goes_on(

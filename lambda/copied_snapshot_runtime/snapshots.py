@@ -5,6 +5,7 @@ No decisions here beyond which errors are worth asking again about: see `decisio
 
 from __future__ import annotations
 
+import collections
 import enum
 import itertools
 import logging
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+# Every request sent, by operation (retries included): each invocation logs how many it made.
+calls_made: collections.Counter[str] = collections.Counter()
 
 # botocore's own retries are off: `SnapshotService._call` is the one policy (it honours Retry-After).
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
@@ -83,6 +86,7 @@ class SnapshotService:
     def _call(self, operation: Callable[..., T], **arguments: Any) -> T:
         """Calls the API, asking again with backoff where `decisions.retry_wait` says so."""
         for attempt in itertools.count(1):
+            calls_made[getattr(operation, "__name__", "unknown")] += 1
             try:
                 return operation(**arguments)
             except ClientError as error:
