@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,11 @@ from copied_snapshot_runtime import copies, decisions, invocation, outcomes, pol
 from copied_snapshot_runtime import handler as copy_handler
 from copied_snapshot_runtime.request import parse_request
 from copied_snapshot_runtime.snapshots import SnapshotService
+from local_cloud.cloud import LocalCloud
+from local_cloud.cloudformation.order import Order
+from local_cloud.docdb_elastic.state import Durations
 from tests import test_handler
+from tests import test_local_cloud_e2e as e2e
 from tests.handler_harness import (
     COPY_ARN,
     Aws,
@@ -317,3 +322,25 @@ def test_twenty_creates_at_once_under_two_requests_a_second_all_start_their_copy
     }
     assert failed == {}
     assert len(results) == 20
+
+
+# End to end on the local cloud, its clock simulated ------------------------------------------------------
+
+
+def test_on_the_local_cloud_a_copy_and_its_deletion_are_answered_within_seconds(tmp_path: Path) -> None:
+    """The real bundled handler: the copy takes 22 simulated seconds, the deletion 12; both answers come
+    from the first invocation's in-process asks (a worker's sleeps run at the wall clock's pace)."""
+    durations = Durations(cluster=0, snapshot=0, copy=22, delete=12)
+    assembly = e2e.synth(tmp_path, "PollingE2e", e2e.copy_of())
+    with LocalCloud(
+        tmp_path / "cloud", time_scale=1.0, simulated=True, durations=durations, order=Order.hostile()
+    ) as cloud:
+        cloud.seed_source_snapshot(e2e.SOURCE, encrypted=False)
+        cloud.deploy(assembly)
+        assert cloud.engine.destroy("PollingE2e")
+        report = cloud.report()
+    create, delete = report.timelines
+    assert create.copy_active is not None and create.response_received is not None
+    assert 0 <= create.response_received - create.copy_active <= 6  # the next 5-second ask, and its answer
+    assert delete.seconds is not None and 12 <= delete.seconds <= 20
+    assert [entry["trigger"] for entry in report.invocations] == ["cloudformation", "cloudformation"]
