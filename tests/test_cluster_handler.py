@@ -76,6 +76,7 @@ def world(served: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         monkeypatch.setattr(invocation, "clock", served.clock.now)
         monkeypatch.setattr(invocation.helper, "_events_client", events)
         monkeypatch.setattr(invocation.helper, "_lambda_client", None)
+        monkeypatch.setattr(invocation.helper, "wait_in_process", False)  # one step at a time
         yield World(served, stubs, cfn, snapshot_arn)
         stubs.events.assert_no_pending_responses()
     cfn.close()

@@ -138,6 +138,7 @@ def test_handler_function_runtime_architecture_and_logs(full: tuple[Stack, Copie
             "Architectures": ["arm64"],
             "Handler": "index.handler",
             "Timeout": 300,
+            "MemorySize": 128,
             "LoggingConfig": {"LogGroup": {"Ref": log_group_id}},
             "Environment": {"Variables": {"POLL_RULE_PREFIX": Match.string_like_regexp("^CopiedSnapshot")}},
         },
@@ -193,6 +194,9 @@ def test_imported_copy_by_arn() -> None:
         ({"removal_policy": RemovalPolicy.SNAPSHOT}, "removal policy SNAPSHOT is not supported"),
         ({"timeout": Duration.seconds(59)}, "timeout of 59 seconds is out of range"),
         ({"timeout": Duration.minutes(56)}, "timeout of 3360 seconds is out of range"),
+        ({"polling_interval": Duration.seconds(4)}, "polling interval of 4 seconds is out of range"),
+        ({"polling_interval": Duration.minutes(2)}, "polling interval of 120 seconds is out of range"),
+        ({"polling_interval": Duration.millis(5500)}, "polling interval of 5.5 seconds is out of range"),
     ],
 )
 def test_invalid_props_raise_at_construction(props: dict[str, Any], message: str) -> None:
@@ -297,6 +301,25 @@ def test_a_timeout_token_in_seconds_is_left_to_deploy_time() -> None:
     props = copy_properties(Template.from_stack(stack))
     assert props["TimeoutSeconds"] == {"Ref": "TimeoutSeconds"}
     assert props["ServiceTimeout"] == "3600"  # the longest the handler may be given, plus its margin
+
+
+def test_the_polling_interval_reaches_the_handler_only_when_given() -> None:
+    stack = stack_in()
+    CopiedSnapshot(stack, "Given", source_snapshot_arn=SOURCE, polling_interval=Duration.seconds(20))
+    CopiedSnapshot(stack, "Unset", source_snapshot_arn=SOURCE)
+    template = Template.from_stack(stack)
+    found = template.find_resources(RESOURCE_TYPE)
+    [given] = [resource["Properties"] for name, resource in found.items() if name.startswith("Given")]
+    [default] = [resource["Properties"] for name, resource in found.items() if name.startswith("Unset")]
+    assert given["PollingInterval"] == 20
+    assert "PollingInterval" not in default
+
+
+def test_a_polling_interval_token_in_seconds_is_left_to_deploy_time() -> None:
+    stack = stack_in()
+    seconds = CfnParameter(stack, "Interval", type="Number").value_as_number
+    CopiedSnapshot(stack, "Copy", source_snapshot_arn=SOURCE, polling_interval=Duration.seconds(seconds))
+    assert copy_properties(Template.from_stack(stack))["PollingInterval"] == {"Ref": "Interval"}
 
 
 def test_a_timeout_token_in_minutes_cannot_be_converted() -> None:

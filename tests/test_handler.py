@@ -51,6 +51,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setattr(invocation, "service", service)
         monkeypatch.setattr(invocation.helper, "_events_client", events)
         monkeypatch.setattr(invocation.helper, "_lambda_client", None)  # never needed: see resource.py
+        # Each invocation asks once (tests take one step at a time); test_polling_windows waits in-process.
+        monkeypatch.setattr(invocation.helper, "wait_in_process", False)
         yield stubs
         stubs.docdb.assert_no_pending_responses()
         stubs.events.assert_no_pending_responses()
@@ -313,17 +315,18 @@ def test_access_denied_in_an_update_fails_at_once(aws: Aws, cfn: CloudFormationE
     assert aws.sleeps == []
 
 
-def test_throttling_that_never_ends_fails_after_bounded_retries(
+def test_throttling_that_never_ends_fails_a_create_once_its_invocation_can_wait_no_longer(
     aws: Aws, cfn: CloudFormationEndpoint
 ) -> None:
     aws.expect_source()
-    for _ in range(5):
+    for _ in range(16):
         aws.docdb.add_client_error("copy_cluster_snapshot", "ThrottlingException", "slow down", 429)
     invoke(event("Create", cfn.url))
     [response] = cfn.responses
     assert response["Status"] == "FAILED"
     assert "ThrottlingException" in response["Reason"]
-    assert aws.sleeps == [1.0, 2.0, 4.0, 8.0]
+    # The 300 s invocation keeps 60 s for its answer: its calls wait up to 240 s, 20 s at most at a time.
+    assert aws.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0] + [20.0] * 10
 
 
 def test_a_poll_meeting_passing_errors_tries_again_next_minute(aws: Aws, cfn: CloudFormationEndpoint) -> None:

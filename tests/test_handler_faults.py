@@ -200,7 +200,8 @@ def test_a_poll_running_out_of_time_past_the_deadline_answers_and_ends_polling(
     aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     poll = start_create(aws, cfn)
-    monkeypatch.setattr(invocation, "clock", lambda: float(poll["CrHelperData"]["Deadline"]) + 1)
+    moment = float(poll["CrHelperData"]["Deadline"]) + 1  # read now: crhelper takes its Data from the event
+    monkeypatch.setattr(invocation, "clock", lambda: moment)
     aws.expect_polling_teardown()
     aws.expect_get("COPYING")
     slow(aws_docdb_client(), "GetClusterSnapshot")
@@ -218,7 +219,8 @@ def test_a_poll_running_out_of_time_after_cloudformation_stopped_waiting_only_en
     aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     poll = start_create(aws, cfn)
-    monkeypatch.setattr(invocation, "clock", lambda: float(poll["CrHelperData"]["AnswerBy"]) + 1)
+    moment = float(poll["CrHelperData"]["AnswerBy"]) + 1  # read now: crhelper takes its Data from the event
+    monkeypatch.setattr(invocation, "clock", lambda: moment)
     aws.expect_polling_teardown()
     aws.expect_get("COPYING")
     slow(aws_docdb_client(), "GetClusterSnapshot")
@@ -495,7 +497,8 @@ def test_a_deletes_poll_whose_rule_went_does_not_answer_while_the_copy_is_there(
 ) -> None:
     poll = start_delete(aws, cfn)
     aws.rule = "gone"
-    monkeypatch.setattr(invocation, "clock", lambda: float(poll["CrHelperData"]["Deadline"]) + 1)
+    moment = float(poll["CrHelperData"]["Deadline"]) + 1  # read now: crhelper takes its Data from the event
+    monkeypatch.setattr(invocation, "clock", lambda: moment)
     aws.expect_get("DELETING")
     invoke(poll)
     assert cfn.responses == []  # past the deadline it would answer FAILED: never after the rule went
@@ -710,7 +713,8 @@ def test_a_failed_replacement_still_copying_at_the_deadline_is_named_for_the_use
     aws: Aws, cfn: CloudFormationEndpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     poll = start_replacement(aws, cfn)
-    monkeypatch.setattr(invocation, "clock", lambda: float(poll["CrHelperData"]["Deadline"]) + 1)
+    moment = float(poll["CrHelperData"]["Deadline"]) + 1  # read now: crhelper takes its Data from the event
+    monkeypatch.setattr(invocation, "clock", lambda: moment)
     aws.expect_get("COPYING", arn=NEW_ARN)
     aws.expect_delete_refused("ConflictException", 409, arn=NEW_ARN)
     aws.expect_polling_teardown()

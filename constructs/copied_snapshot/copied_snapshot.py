@@ -24,7 +24,7 @@ from constructs import Construct, IValidation, Node
 
 from copied_snapshot import grants, validation
 from copied_snapshot.handler_function import SnapshotCopyHandler
-from copied_snapshot_runtime import properties, rules
+from copied_snapshot_runtime import polling, properties, rules
 
 RESOURCE_TYPE = "Custom::CopiedSnapshot"
 # Tags given as props yield to Tags.of(scope).add(...), whose default priority is 100.
@@ -132,6 +132,7 @@ class CopiedSnapshot(Resource):
         tags: Mapping[str, str] | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
         timeout: Duration | None = None,
+        polling_interval: Duration | None = None,
     ) -> None:
         """
         :param source_snapshot_arn: ARN of the cluster snapshot to copy (manual or automated), of the stack's
@@ -144,6 +145,10 @@ class CopiedSnapshot(Resource):
         :param removal_policy: DESTROY deletes the copy with the stack, RETAIN keeps it.
         :param timeout: how long to wait for the copy to become ACTIVE, 1 to 55 minutes (default 55); a
             token must be in seconds (`Duration.seconds(token)`) and is checked by the handler.
+        :param polling_interval: how often the handler asks whether the copy is ACTIVE (or gone) while it
+            waits, 5 to 60 seconds in whole seconds (default 5): the stack learns of the copy's end at most
+            this long after it, for up to 60/interval GetClusterSnapshot calls a minute. A token must be in
+            seconds and is checked by the handler.
         """
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -152,6 +157,7 @@ class CopiedSnapshot(Resource):
         validation.check_removal_policy(removal_policy)
         validation.check_copy_tags(copy_tags)
         handler_timeout = validation.timeout_seconds(timeout)
+        interval = validation.polling_interval_seconds(polling_interval)
         given_tags = dict(tags or {})
         validation.check_tags(given_tags)
         name_generated = target_snapshot_name is None
@@ -189,6 +195,8 @@ class CopiedSnapshot(Resource):
         }
         if kms_key is not None:
             resource_properties[properties.KMS_KEY_ID] = kms_key.key_arn
+        if interval is not None:
+            resource_properties[polling.POLLING_INTERVAL] = interval
         self._resource = CustomResource(
             self,
             "Resource",

@@ -25,7 +25,13 @@ from copied_snapshot.policy_resources import (
 from copied_snapshot_runtime.environment import FUNCTION_TIMEOUT_ENV, POLL_RULE_PREFIX_ENV
 
 HANDLER_ID = "CopiedSnapshotHandler"
+# Long enough for a first invocation: its calls (which wait out throttling with whatever is left beyond
+# the 60 s an invocation keeps for its answer), an in-process window of at most 45 s, and those 60 s. A
+# poll's window ends before the rule's next firing, so polls never use more than about two minutes.
 FUNCTION_TIMEOUT = Duration.minutes(5)
+# Waiting in-process is sleeping: the smallest size costs least per second waited (the runtime with boto3
+# and crhelper fits in it: assumed, as Lambda's own default is this size).
+MEMORY_MB = 128
 LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 # What docdb-elastic needs to encrypt a copy with a customer key (GenerateDataKey* as CDK's encrypt grants).
 KMS_ACTIONS = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"]
@@ -85,6 +91,7 @@ class SnapshotCopyHandler(Construct):
             handler="index.handler",
             code=bundling.handler_code(),
             timeout=FUNCTION_TIMEOUT,
+            memory_size=MEMORY_MB,
             role=self.role,
             log_group=self.log_group,
             environment={

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_kms as kms
 
-from copied_snapshot_runtime import properties, rules
+from copied_snapshot_runtime import polling, properties, rules
 from copied_snapshot_runtime.rules import RuleViolation
 
 SUPPORTED_REMOVAL_POLICIES = (
@@ -79,6 +79,29 @@ def timeout_seconds(timeout: Duration | None) -> int | float:
             f"for a custom resource and {properties.SERVICE_TIMEOUT_MARGIN_SECONDS} are kept for the "
             "handler's answer"
         )
+    return int(seconds)
+
+
+def polling_interval_seconds(interval: Duration | None) -> int | float | None:
+    """The polling interval in whole seconds, in the handler's range; None leaves the handler's default.
+
+    As for the timeout, a token in seconds is passed on for the handler to check at deploy time.
+    """
+    if interval is None:
+        return None
+    if interval.is_unresolved():
+        try:
+            return interval.to_seconds()
+        except RuntimeError as error:
+            raise RuleViolation(
+                f"polling_interval {interval} is a token in another unit than seconds: give it as "
+                "Duration.seconds(token), since a template cannot convert it"
+            ) from error
+    seconds = interval.to_seconds(integral=False)
+    try:
+        polling.check_interval(seconds)
+    except polling.InvalidInterval as error:
+        raise RuleViolation(f"polling_interval: {error}") from None
     return int(seconds)
 
 

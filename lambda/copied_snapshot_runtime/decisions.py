@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from copied_snapshot_runtime import rules
+from copied_snapshot_runtime import polling, rules
 from copied_snapshot_runtime.properties import CopyProperties
 
 
@@ -270,20 +270,30 @@ ACCESS_DENIED = "AccessDeniedException"
 # invocation of the Create.
 IAM_PROPAGATION_SECONDS = 120.0
 # What a Lambda invocation keeps, after waiting, for its remaining calls and its answer.
-INVOCATION_MARGIN_SECONDS = 60.0
+INVOCATION_MARGIN_SECONDS = polling.INVOCATION_MARGIN_SECONDS
 
 
 def retry_wait(
-    error_code: str, attempt: int, retry_after: float | None, waited: float, access_denied_budget: float
+    error_code: str,
+    attempt: int,
+    retry_after: float | None,
+    waited: float,
+    access_denied_budget: float,
+    *,
+    transient_waited: float = 0.0,
+    transient_budget: float = 0.0,
 ) -> float | None:
     """Seconds to wait before asking a call again after its `attempt`-th try failed, or None to give up.
 
     Passing errors and lost connections get ATTEMPTS tries with exponential backoff (or the Retry-After the
-    service asks for); AccessDenied is asked again only while `waited` stays within `access_denied_budget`.
+    service asks for), and more while `transient_waited` stays within `transient_budget`: a busy service
+    then slows a call down instead of failing it. AccessDenied is asked again only while `waited` stays
+    within `access_denied_budget`.
     """
     wait = min(retry_after or 2.0 ** (attempt - 1), MAX_WAIT_SECONDS)
     if is_retryable(error_code) or error_code == CONNECTION_LOST:
-        return wait if attempt < ATTEMPTS else None
+        within_budget = transient_waited + wait <= transient_budget
+        return wait if attempt < ATTEMPTS or within_budget else None
     if error_code == ACCESS_DENIED and waited + wait <= access_denied_budget:
         return wait
     return None
@@ -294,3 +304,9 @@ def access_denied_budget(started: float, now: float, remaining_seconds: float) -
     delay since the Create started, within what the invocation can afford."""
     left = started + IAM_PROPAGATION_SECONDS - now
     return max(0.0, min(left, remaining_seconds - INVOCATION_MARGIN_SECONDS))
+
+
+def transient_budget(remaining_seconds: float, until_deadline: float) -> float:
+    """Seconds a first invocation's calls may together wait on a busy service (throttling): what the
+    invocation can afford, and no later than the resource's deadline."""
+    return max(0.0, min(remaining_seconds - INVOCATION_MARGIN_SECONDS, until_deadline))

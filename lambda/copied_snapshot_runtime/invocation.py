@@ -20,11 +20,13 @@ from copied_snapshot_runtime.resource import CopyResource
 from copied_snapshot_runtime.snapshots import SnapshotService, docdb_elastic_client, error_code
 
 logger = logging.getLogger(__name__)
-# The clock deadlines are measured with; tests move it forward.
+# The clock deadlines are measured with, and the sleep between in-process asks; tests replace both.
 clock = time.time
+sleep = time.sleep
 helper = CopyResource(
     rule_prefix=os.environ.get(environment.POLL_RULE_PREFIX_ENV, environment.DEFAULT_POLL_RULE_PREFIX),
     clock=lambda: clock(),  # noqa: PLW0108 - read late: tests replace `clock`
+    sleep=lambda seconds: sleep(seconds),  # noqa: PLW0108 - read late: tests replace `sleep`
 )
 
 
@@ -44,10 +46,28 @@ def first_invocation(request: Request) -> float:
 
 
 def create_service(request: Request, context: Any) -> SnapshotService:
-    """The API for a Create: AccessDenied is asked again while IAM may still be propagating the policy."""
+    """The API for a Create: AccessDenied is asked again while IAM may still be propagating the policy.
+
+    A first invocation's calls also wait out throttling for as long as the invocation and the deadline
+    allow (many copies created at once share the account's request rate); a poll's throttled ask is asked
+    again at the next ask instead.
+    """
     remaining = context.get_remaining_time_in_millis() / 1000
-    budget = decisions.access_denied_budget(first_invocation(request), clock(), remaining)
-    return service().with_access_denied_budget(budget)
+    now = clock()
+    budget = decisions.access_denied_budget(first_invocation(request), now, remaining)
+    busy_budget = 0.0
+    if not request.poll:
+        until_deadline = first_invocation(request) + request_timeout(request) - now
+        busy_budget = decisions.transient_budget(remaining, until_deadline)
+    return service().with_budgets(budget, busy_budget)
+
+
+def request_timeout(request: Request) -> int:
+    """The resource's timeout from a first invocation's properties; the default when unreadable."""
+    try:
+        return properties.parse_timeout(properties.read_timeout(request.properties))
+    except properties.InvalidProperties:
+        return properties.DEFAULT_TIMEOUT_SECONDS
 
 
 def copy_made(arn: str) -> None:

@@ -15,6 +15,8 @@ ANSWER_BY = "AnswerBy"  # when CloudFormation stops waiting (ServiceTimeout): no
 SEARCH_NAME = "SearchName"  # a Delete's polls look for the copy of this name (a Create may still make it)
 DISCARDING = "Discarding"  # a rollback's polls delete the failed replacement they watch, then answer
 SEARCH_OWNER = "SearchOwner"  # ... carrying this ownership tag (polls do not get the properties)
+RULE_PUT_AT = "RulePutAt"  # when the polling rule was put: its firings follow from it
+INTERVAL = "PollingInterval"  # seconds between two asks within an invocation
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from copied_snapshot_runtime import rules
+from copied_snapshot_runtime import polling, rules
 
 SOURCE_SNAPSHOT_ARN = "SourceSnapshotArn"
 TARGET_SNAPSHOT_NAME = "TargetSnapshotName"
@@ -32,6 +32,7 @@ ACCEPTED = (
     COPY_TAGS,
     TAGS,
     TIMEOUT_SECONDS,
+    polling.POLLING_INTERVAL,
 )
 
 # Seconds from the first invocation until a copy must be ACTIVE (or gone, on delete).
@@ -56,6 +57,7 @@ class CopyProperties:
     copy_tags: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    polling_interval: int = polling.DEFAULT_INTERVAL_SECONDS
 
 
 def parse_bool(value: object, name: str) -> bool:
@@ -196,4 +198,12 @@ def parse_properties(raw: object) -> CopyProperties:
         copy_tags=parse_bool(raw.get(COPY_TAGS, False), COPY_TAGS),
         tags=parse_tags(raw.get(TAGS)),
         timeout_seconds=parse_timeout(raw.get(TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS)),
+        polling_interval=_parse_interval(raw.get(polling.POLLING_INTERVAL, polling.DEFAULT_INTERVAL_SECONDS)),
     )
+
+
+def _parse_interval(value: object) -> int:
+    try:
+        return polling.parse_interval(value)
+    except polling.InvalidInterval as error:
+        raise InvalidProperties(str(error)) from None

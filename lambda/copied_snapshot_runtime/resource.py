@@ -17,7 +17,10 @@ between crhelper and the handler's functions.
   a later poll answers again. A first invocation whose answer was not delivered fails, so that Lambda's
   retries of an asynchronous invocation (two) run it again.
 - INFO logging as JSON (crhelper logs whole events, ResponseURL included, at DEBUG); no sleep on Delete.
-- Polls once a minute; an outcome that needs no waiting is answered at once.
+- Polls once a minute; an outcome that needs no waiting is answered at once. Between firings, the first
+  invocation (once its rule is put) and each poll ask again in-process every polling interval, within a
+  window that `polling.window_end` closes before the rule's next firing and the invocation's end; an
+  answer found there is sent only if the rule still has its target (no other invocation answered).
 - Polling rules get names under one prefix that the construct's IAM policy and its one static Lambda
   permission are scoped to, so no per-resource permission statement is ever added to the function.
 - Polling events leave the resource properties out, so that they fit EventBridge's 8192-character Input.
@@ -38,7 +41,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from crhelper import log_helper, resource_helper
 
-from copied_snapshot_runtime import cluster_properties, decisions, outcomes, properties, response
+from copied_snapshot_runtime import cluster_properties, decisions, outcomes, polling, properties, response
 from copied_snapshot_runtime.request import MalformedEvent, Request, parse_request, unknown_type_reason
 
 logger = logging.getLogger(__name__)
@@ -126,12 +129,20 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
     _timer: Any
     _context: Any
 
-    def __init__(self, rule_prefix: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        rule_prefix: str,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         super().__init__(
             json_logging=True, log_level="INFO", boto_level="WARNING", polling_interval=1, sleep_on_delete=0
         )
         self._rule_prefix = rule_prefix
         self._clock = clock
+        self._sleep = sleep
+        # Off: each invocation asks once, as crhelper's polls do (tests of one step at a time).
+        self.wait_in_process = True
         self._reset()
 
     def _reset(self) -> None:
@@ -153,6 +164,9 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         self._copy_arn: str | None = None
         self._answer_lost = False
         self._timed_out = False
+        self._started_at = 0.0
+        self._remaining_at_start = 0.0
+        self.asks = 0  # in-process asks of this invocation, for its last log line
 
     def remember_copy(self, arn: str) -> None:
         """The copy this invocation made: the physical id of a Create's timeout answer."""
@@ -160,6 +174,8 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
 
     def __call__(self, event: dict[str, Any], context: Any) -> None:
         self._reset()
+        self._started_at = self._clock()
+        self._remaining_at_start = context.get_remaining_time_in_millis() / 1000
         log_helper.setup(
             self._log_level,
             boto_level=self._boto_level,
@@ -242,6 +258,9 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         """The one adapter: runs the function on the request and turns its outcome into crhelper's state."""
         request = self._request
         assert request is not None  # set by __call__ before crhelper runs
+        self._apply(request, self._run(func, request))
+
+    def _run(self, func: Function, request: Request) -> outcomes.Outcome:
         try:
             outcome = func(request, self._context)
         except Exception as error:
@@ -249,8 +268,14 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
             outcome = outcomes.Failed(str(error))
         if self._only_if_done and not isinstance(outcome, outcomes.Done):
             outcome = outcomes.Waiting()
+        return outcome
+
+    def _apply(self, request: Request, outcome: outcomes.Outcome) -> None:
+        """Turns an outcome into crhelper's state."""
         if isinstance(outcome, outcomes.Started) and not request.poll:
             self.Data.update(outcome.poll_state())
+            raw = request.properties if isinstance(request.properties, Mapping) else {}
+            self.Data[outcomes.INTERVAL] = polling.interval_or_default(raw.get(polling.POLLING_INTERVAL))
             self.PhysicalResourceId = outcome.physical_id
         elif isinstance(outcome, (outcomes.Started, outcomes.Waiting)):
             self.PhysicalResourceId = None  # crhelper's sign to keep polling
@@ -285,16 +310,49 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         return decisions.made_up_physical_id(request.stack_name, request.logical_id, suffix)
 
     def _polling_init(self, event: dict[str, Any]) -> None:
-        """crhelper's, but a finished poll answers first and removes its rule only once that is settled."""
+        """crhelper's, but a finished poll answers first and removes its rule only once that is settled, and
+        work left under way is asked about again in-process until the window ends."""
         request = self._request
         assert request is not None
         if not request.poll and self.Status != FAILED:
             self.Data["PhysicalResourceId"] = self.PhysicalResourceId
             self._setup_polling()
             self.PhysicalResourceId = None
-        elif self.PhysicalResourceId or self.Status == FAILED:
+            # From here on the rule answers if this invocation does not: it is one of the request's polls,
+            # whose timeout and lost answer leave the answer to the next firing.
+            request = self._request = parse_request(self._event)
+            self._wait_in_process(request)
+        elif request.poll and not self.PhysicalResourceId and self.Status != FAILED:
+            self._wait_in_process(request)
+        if self.PhysicalResourceId or self.Status == FAILED:
             self._send_response = True
             self._finishing_poll = request.poll
+
+    def _wait_in_process(self, request: Request) -> None:
+        """Asks again every interval until an answer or the window's end; an answer found is applied only
+        while the rule still has its target (else another invocation answered, and this one is quiet)."""
+        if not self.wait_in_process:
+            return
+        func: Function = getattr(self, f"_poll_{request.request_type.lower()}_func")
+        interval = polling.interval_or_default(request.data.get(outcomes.INTERVAL))
+        rule_put_at = request.data.get(outcomes.RULE_PUT_AT)
+        end = polling.window_end(
+            None if rule_put_at is None else float(rule_put_at), self._started_at, self._remaining_at_start
+        )
+        last = self._clock()
+        while (at := polling.next_ask(last, interval, end)) is not None:
+            self._sleep(max(0.0, at - self._clock()))
+            last = self._clock()
+            outcome = self._run(func, request)
+            self.asks += 1
+            if isinstance(outcome, (outcomes.Done, outcomes.Failed)):
+                # A Delete's poll run again after its rule was removed answers its SUCCESS itself.
+                if self._only_if_done or self._rule_armed(request):
+                    self._apply(request, outcome)
+                else:
+                    logger.info({"message": "answered meanwhile by another invocation; not again"})
+                return
+        logger.info({"message": "poll window ended; the next firing asks again", "Asks": self.asks})
 
     def _setup_polling(self) -> None:
         """crhelper's, but a rule whose target could not be put is deleted rather than left behind."""
@@ -405,6 +463,8 @@ class CopyResource(_CfnResource):  # type: ignore[misc]
         assert request is not None
         name = poll_rule_name(self._rule_prefix, request.logical_id, request_suffix(request.request_id))
         answer = self._events_client.put_rule(Name=name, ScheduleExpression="rate(1 minute)", State="ENABLED")
+        # Data is the event's CrHelperData, which the target's Input (put next) carries to every poll.
+        self.Data[outcomes.RULE_PUT_AT] = self._clock()
         return str(answer["RuleArn"])
 
     def _put_targets(self, func_name: str) -> None:

@@ -5,6 +5,7 @@ No decisions here beyond which errors are worth asking again about: see `decisio
 
 from __future__ import annotations
 
+import collections
 import enum
 import itertools
 import logging
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+# Every request sent, by operation (retries included): each invocation logs how many it made.
+calls_made: collections.Counter[str] = collections.Counter()
 
 # botocore's own retries are off: `SnapshotService._call` is the one policy (it honours Retry-After).
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
@@ -60,19 +63,30 @@ class SnapshotService:
         client: DocDBElasticClient,
         sleep: Callable[[float], None] = time.sleep,
         access_denied_budget: float = 0.0,
+        transient_budget: float = 0.0,
     ) -> None:
         self._client = client
         self._sleep = sleep
         self._access_denied_budget = access_denied_budget
         self._access_denied_waited = 0.0  # over all calls made through this object
+        self._transient_budget = transient_budget
+        self._transient_waited = 0.0  # ditto, on throttling and other passing errors
+
+    def with_budgets(self, access_denied: float, transient: float = 0.0) -> SnapshotService:
+        """The same API, whose calls together wait up to `access_denied` seconds asking again after
+        AccessDenied, and up to `transient` seconds (beyond the usual attempts) on a busy service."""
+        return SnapshotService(
+            self._client, self._sleep, access_denied_budget=access_denied, transient_budget=transient
+        )
 
     def with_access_denied_budget(self, seconds: float) -> SnapshotService:
         """The same API, whose calls together wait up to `seconds` asking again after AccessDenied."""
-        return SnapshotService(self._client, self._sleep, access_denied_budget=seconds)
+        return self.with_budgets(seconds)
 
     def _call(self, operation: Callable[..., T], **arguments: Any) -> T:
         """Calls the API, asking again with backoff where `decisions.retry_wait` says so."""
         for attempt in itertools.count(1):
+            calls_made[getattr(operation, "__name__", "unknown")] += 1
             try:
                 return operation(**arguments)
             except ClientError as error:
@@ -83,16 +97,29 @@ class SnapshotService:
                     retry_after_seconds(error),
                     self._access_denied_waited,
                     self._access_denied_budget,
+                    transient_waited=self._transient_waited,
+                    transient_budget=self._transient_budget,
                 )
                 if wait is None:
                     raise
                 if code == decisions.ACCESS_DENIED:
                     self._access_denied_waited += wait
+                else:
+                    self._transient_waited += wait
             except BotocoreConnectionError as error:
                 code = type(error).__name__
-                wait = decisions.retry_wait(decisions.CONNECTION_LOST, attempt, None, 0.0, 0.0)
+                wait = decisions.retry_wait(
+                    decisions.CONNECTION_LOST,
+                    attempt,
+                    None,
+                    0.0,
+                    0.0,
+                    transient_waited=self._transient_waited,
+                    transient_budget=self._transient_budget,
+                )
                 if wait is None:
                     raise
+                self._transient_waited += wait
             logger.warning({"message": "retrying", "Error": code, "Attempt": attempt, "WaitSeconds": wait})
             self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
