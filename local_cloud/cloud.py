@@ -121,6 +121,7 @@ class LocalCloud(serving.Running):
         providers: Mapping[str, Provider] | None = None,
         delivery: AtLeastOnce | None = None,
         response_faults: ResponseFaults | None = None,
+        lambda_concurrency: int = 16,
         progress: Callable[[StackEvent], None] = lambda event: None,
         fresh: bool = False,
         gateway: bool = False,
@@ -131,7 +132,9 @@ class LocalCloud(serving.Running):
         CloudFormation's, all ready resources at once); `providers` replaces the resource types' providers;
         `delivery`: at-least-once deliveries and injected Lambda faults; `response_faults`: refused answers
         and outages of the ResponseURL; `fresh`: wipe what earlier runs left in `state_dir` first;
-        `gateway`: serve every service, CloudFormation's API too, on one endpoint (`gateway_url`)."""
+        `gateway`: serve every service, CloudFormation's API too, on one endpoint (`gateway_url`);
+        `lambda_concurrency`: asynchronous invocations running at once, across functions (an account's
+        concurrency; more wait their turn, as Lambda queues throttled asynchronous invocations)."""
         if fresh:
             wipe(state_dir)
         self.state_dir = state_dir
@@ -156,6 +159,7 @@ class LocalCloud(serving.Running):
             runtime_site.build(state_dir / "runtime"),
             clock=self.clock,
             faults=self.delivery.faults,
+            max_concurrency=lambda_concurrency,
         )
         self._places: set[tuple[str, str]] = {(DEFAULT_REGION, account)}  # (region, account) deployed to
         self._clients: dict[tuple[str, str, str], Any] = {}

@@ -20,6 +20,7 @@ class ResourceTimeline:
     event_sent: float
     copy_active: float | None  # when the copy this request made became ACTIVE
     response_received: float | None
+    copy_gone: float | None = None  # for a Delete: when the snapshot it deleted was gone
 
     @property
     def seconds(self) -> float | None:
@@ -45,6 +46,9 @@ class Report:
                 event_sent=timeline.sent,
                 copy_active=_made_by(timeline.sent, backend.settles_at(timeline.physical_id)),
                 response_received=timeline.answered,
+                copy_gone=backend.gone_at(timeline.physical_id)
+                if timeline.request_type == "Delete"
+                else None,
             )
             for timeline in cloud.custom.timelines
         ]
@@ -61,13 +65,15 @@ class Report:
         }
 
     def text(self) -> str:
-        lines = ["Custom resources (event sent -> copy ACTIVE -> response received):"]
+        lines = ["Custom resources (event sent -> copy ACTIVE, or gone for a Delete -> response received):"]
         for item in self.timelines:
-            active = f"{item.copy_active - item.event_sent:6.2f}s" if item.copy_active else "     -"
+            settled = item.copy_gone if item.request_type == "Delete" else item.copy_active
+            active = f"{settled - item.event_sent:6.2f}s" if settled else "     -"
             answered = f"{item.seconds:6.2f}s" if item.seconds is not None else "no response"
+            settles = "gone" if item.request_type == "Delete" else "active"
             lines.append(
-                f"  {item.stack}/{item.logical_id} {item.request_type:<6} {item.status:<8} active +{active} "
-                f"answered +{answered}"
+                f"  {item.stack}/{item.logical_id} {item.request_type:<6} {item.status:<8} "
+                f"{settles} +{active} answered +{answered}"
             )
         calls = ", ".join(f"{name} {count}" for name, count in sorted(self.api_calls.items()))
         lines.append(f"docdb-elastic calls: {calls or 'none'}")

@@ -4,10 +4,13 @@ Rules and targets live in moto, where the handler's EventBridge calls put them; 
 the EventBridge service that moto does not run. A target is invoked only when the function's resource policy
 (also in moto) lets `events.amazonaws.com` invoke it from that rule, as in AWS.
 
-Times are the local cloud's clock: a rule first seen at `start` fires at `start + k * period`, never drifting
-(a late round fires once and keeps the grid). Rules are looked for again after every Lambda invocation (the
-handler creates them in one), when the next one is due, and every `tick` wall-clock seconds (None: only then,
-which lets a simulated clock skip to the next firing). The same event can reach a function more than once
+Times are the local cloud's clock: a rule first seen at `start` fires at `start + k * period`, never
+drifting (a late round fires once and keeps the grid). A rate rule's period starts when the rule is created
+(EventBridge User Guide, "Creating a rule that runs on a schedule"), and moto keeps no creation time: rules
+are looked for every `WHILE_RUNNING_SECONDS` while an invocation is in flight (handlers put their rules in
+one, and may wait in-process for minutes), so a rule is seen within that of its creation; also after every
+Lambda invocation, when the next one is due, and every `tick` wall-clock seconds (None: only then, which lets
+a simulated clock skip to the next firing). The same event can reach a function more than once
 (Lambda developer guide, "How Lambda handles errors and retries with asynchronous invocation"; EventBridge's
 own at-least-once delivery is assumed): `duplicates` is the seeded probability that a target is invoked
 twice, the second within `duplicate_delay` seconds (0: at the same time, concurrently).
@@ -31,6 +34,12 @@ from local_cloud.clock import Clock
 from local_cloud.lambda_runtime.runner import LambdaRunner
 
 logger = logging.getLogger(__name__)
+
+# How often rules are looked for while an invocation is in flight, in the clock's seconds: a rule's firings
+# may come this much later than its creation's grid, well within the few seconds' slack EventBridge's own
+# timing needs from a handler; shorter would make a simulated clock stop more often.
+WHILE_RUNNING_SECONDS = 5.0
+
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -110,6 +119,7 @@ class Scheduler:
         self._thread = threading.Thread(target=self._loop, name="local-eventbridge", daemon=True)
         self.fired: list[tuple[float, str, str]] = []  # (time, rule ARN, function or refusal)
         runner.listeners.append(lambda invocation: self._wake.set())
+        runner.starting.append(self._wake.set)  # from now on, rules are looked for while it runs
 
     def start(self) -> None:
         self._thread.start()
@@ -131,6 +141,8 @@ class Scheduler:
                 except Exception:
                     logger.exception("the local EventBridge scheduler failed a round; it goes on")
             wait = None if due is None else due - now
+            if self._runner.running():
+                wait = WHILE_RUNNING_SECONDS if wait is None else min(wait, WHILE_RUNNING_SECONDS)
             if self._tick is not None:
                 tick = self._tick * self.clock.scale
                 wait = tick if wait is None else min(wait, tick)

@@ -262,6 +262,7 @@ class Backend:
         self._clusters: dict[str, Cluster] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._settle_times: dict[str, float | None] = {}  # kept after deletion, for reports
+        self._gone_times: dict[str, float] = {}  # when a deleted snapshot was (or will be) gone, for reports
 
     # -- configuration -------------------------------------------------------------------------------------
 
@@ -287,6 +288,7 @@ class Backend:
             self._clusters.clear()
             self._snapshots.clear()
             self._settle_times.clear()
+            self._gone_times.clear()
             self._sequence = 0
             if seed is not None:
                 self._ids = random.Random(seed)
@@ -532,6 +534,7 @@ class Backend:
                     errors.SNAPSHOT, arn, f"Snapshot {arn} is {status} and cannot be deleted now"
                 )
             snapshot.gone_at = now + self.durations.delete
+            self._gone_times[arn] = snapshot.gone_at
             return snapshot
 
     # -- tags ----------------------------------------------------------------------------------------------
@@ -606,6 +609,11 @@ class Backend:
         with self._lock:
             return self._settle_times.get(arn)
 
+    def gone_at(self, arn: str) -> float | None:
+        """When a snapshot's deletion ended (or will), even after it is gone; None if never deleted."""
+        with self._lock:
+            return self._gone_times.get(arn)
+
     def state(self) -> dict[str, Any]:
         """Everything the service holds, as the API would show it, for tests and the control API."""
         with self._lock:
@@ -634,6 +642,7 @@ class Backend:
                 "clusters": [asdict(cluster) for cluster in self._clusters.values()],
                 "snapshots": [asdict(snapshot) for snapshot in self._snapshots.values()],
                 "settleTimes": dict(self._settle_times),
+                "goneTimes": dict(self._gone_times),
                 "sequence": self._sequence,
                 "ids": [version, list(internal), gauss],
             }
@@ -644,6 +653,7 @@ class Backend:
             self._clusters = {item["arn"]: Cluster(**item) for item in data["clusters"]}
             self._snapshots = {item["arn"]: Snapshot(**item) for item in data["snapshots"]}
             self._settle_times = dict(data["settleTimes"])
+            self._gone_times = dict(data.get("goneTimes", {}))
             self._sequence = int(data["sequence"])
             version, internal, gauss = data["ids"]
             self._ids.setstate((version, tuple(internal), gauss))

@@ -324,6 +324,7 @@ class LambdaRunner:
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="lambda-async")
         self.invocations: list[Invocation] = []
         self.listeners: list[Callable[[Invocation], None]] = []  # told of every finished invocation
+        self.starting: list[Callable[[], None]] = []  # told when an invocation starts
 
     def register(self, function: Function) -> None:
         """Adds or replaces a function; warm workers of an older version are ended. UnsupportedRuntime for
@@ -346,6 +347,11 @@ class LambdaRunner:
         with self._lock:
             registered = self._functions.get(function_name(name_or_arn))
             return registered.function if registered else None
+
+    def running(self) -> int:
+        """Invocations in flight, across functions."""
+        with self._lock:
+            return sum(len(registered.busy) for registered in self._functions.values())
 
     def functions(self) -> list[Function]:
         """The functions registered, for saving them with the services' state."""
@@ -383,6 +389,8 @@ class LambdaRunner:
             worker = _Worker(function, self._runtime_dir, registered.log, (simulated, real))
         with self._lock:
             registered.busy.add(worker)
+        for told in list(self.starting):
+            told()
         request = {
             "event": event,
             "functionName": function.name,
