@@ -46,9 +46,9 @@ class Report:
                 event_sent=timeline.sent,
                 copy_active=_made_by(timeline.sent, backend.settles_at(timeline.physical_id)),
                 response_received=timeline.answered,
-                copy_gone=backend.gone_at(timeline.physical_id)
-                if timeline.request_type == "Delete"
-                else None,
+                copy_gone=(
+                    backend.gone_at(timeline.sent_physical_id) if timeline.request_type == "Delete" else None
+                ),
             )
             for timeline in cloud.custom.timelines
         ]

@@ -103,7 +103,11 @@ class Runner:
     def __init__(self, clock: SimulatedClock) -> None:
         self.clock = clock
         self.listeners: list[Any] = []
+        self.starting: list[Any] = []
         self.deliveries: list[tuple[float, str, float]] = []
+
+    def running(self) -> int:
+        return 0  # deliveries are recorded, not run
 
     def invoke_async(self, name: str, event: Any, *, trigger: str, delay: float = 0.0) -> None:
         self.deliveries.append((self.clock.now(), trigger, delay))

@@ -64,6 +64,7 @@ class Timeline:
     status: str = "WAITING"
     physical_id: str = ""
     reason: str = ""
+    sent_physical_id: str = ""  # the id an Update or a Delete carried (a Delete's answer may name another)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class CustomResource:
             event["OldResourceProperties"] = as_cloudformation_sends(change.old_properties or {})
         clock = change.cloud.clock
         timeline = Timeline(change.stack.stack_name, change.logical_id, request_type, request_id, clock.now())
+        timeline.sent_physical_id = str(event.get("PhysicalResourceId", ""))
         self.timelines.append(timeline)
         timeout = int(change.properties.get("ServiceTimeout", DEFAULT_SERVICE_TIMEOUT))
         waiting = Waiting(
