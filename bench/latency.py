@@ -4,10 +4,11 @@ what that costs, on the local cloud with a simulated clock, side by side with a 
 way crhelper's README shows (`bench/baseline_handler`: `poll_create`/`poll_delete`, crhelper's defaults).
 
 Usage: `python bench/latency.py` (everything), or parts: `--minutes 2 10 30` (copy durations, simulated
-minutes), `--phases 0 20 40 60 80 100` (seconds each copy's end is moved by, so that the ends fall anywhere
-in a polling round), `--many 100` (copies in one stack, 2-minute copies, with and without an account-wide
-throttle of `--throttle 5` docdb-elastic requests a second), `--lambda-concurrency 10`, `--construct`
-(construct and synth time and template size for 1, 10, 50 and 100 copies), `--skip-sweep`, `--skip-many`.
+minutes), `--phases 0 5 ... 55` (seconds each copy's end is moved by, one copy per phase, so that the ends
+fall anywhere in a polling round), `--many 100` (copies in one stack, 2-minute copies, with and without an
+account-wide throttle of `--throttle 5` docdb-elastic requests a second), `--lambda-concurrency 10`,
+`--construct` (construct and synth time and template size for 1, 10, 50 and 100 copies), `--skip-sweep`,
+`--skip-many`.
 
 Every figure is in the local cloud's simulated seconds (time scale 1, idle time skipped), except the
 construct and synth times and the `wall` column (wall-clock seconds the run took). The local docdb-elastic
@@ -249,7 +250,8 @@ def main(argv: Sequence[str]) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, nargs="+", default=[2, 10, 30])
-    parser.add_argument("--phases", type=float, nargs="+", default=[0, 20, 40, 60, 80, 100])
+    # Ends every 5 s over a minute: ours polls in one-minute rounds, so every part of a round is met.
+    parser.add_argument("--phases", type=float, nargs="+", default=[5.0 * k for k in range(12)])
     parser.add_argument("--many", type=int, default=100)
     parser.add_argument("--throttle", type=float, default=5.0)
     parser.add_argument("--lambda-concurrency", type=int, default=10)

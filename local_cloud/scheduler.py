@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 # How often rules are looked for while an invocation is in flight, in the clock's seconds: a rule's firings
 # may come this much later than its creation's grid, well within the few seconds' slack EventBridge's own
 # timing needs from a handler; shorter would make a simulated clock stop more often.
-WHILE_RUNNING_SECONDS = 5.0
+WHILE_RUNNING_SECONDS = 2.0
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")

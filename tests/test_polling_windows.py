@@ -67,12 +67,19 @@ def test_a_window_ends_before_the_next_firing_and_before_the_invocation_ends(
     asks = asks_within(started, interval, end)
     assert all(ask <= end for ask in asks)
     assert len(asks) + 1 <= 12  # its first ask included: at most 12 asks per firing (a minute)
-    assert all(later - earlier >= interval for earlier, later in zip([started, *asks], asks, strict=False))
+    gaps = [later - earlier for earlier, later in zip([started, *asks], asks, strict=False)]
+    assert all(gap >= interval for gap in gaps[:-1])
+    assert not gaps or gaps[-1] >= polling.LAST_ASK_MIN_GAP * interval  # the last may be at the end
 
 
-def test_a_poll_set_up_without_the_rule_time_waits_45_seconds_from_its_start() -> None:
-    assert polling.window_end(None, 100.0, 300.0) == 145.0
-    assert asks_within(100.0, 5, 145.0) == [105.0 + 5 * k for k in range(9)]
+def test_a_poll_set_up_without_the_rule_time_waits_50_seconds_from_its_start() -> None:
+    assert polling.window_end(None, 100.0, 300.0) == 150.0
+    assert asks_within(100.0, 5, 150.0) == [105.0 + 5 * k for k in range(10)]
+
+
+def test_the_last_ask_is_at_the_windows_end_unless_that_is_too_soon_after_the_one_before() -> None:
+    assert asks_within(100.0, 7, 150.0) == [107.0, 114.0, 121.0, 128.0, 135.0, 142.0, 149.0]  # 1 s: skipped
+    assert asks_within(100.0, 13, 150.0) == [113.0, 126.0, 139.0, 150.0]  # 11 s after the one before
 
 
 def test_an_interval_is_a_whole_number_of_seconds_from_5_to_60() -> None:
@@ -168,11 +175,11 @@ def test_a_window_without_an_answer_ends_before_the_next_firing_and_that_poll_go
     aws: Aws, cfn: CloudFormationEndpoint, fake_time: FakeTime
 ) -> None:
     expect_start(aws)
-    for _ in range(9):  # at 5, 10, ... 45 s after the rule was put
+    for _ in range(10):  # at 5, 10, ... 50 s after the rule was put
         aws.expect_get("COPYING")
     create(cfn)
     assert cfn.responses == []
-    assert fake_time.now == RULE_PUT + 45
+    assert fake_time.now == RULE_PUT + 50
     poll = aws.poll_event()
     assert poll["CrHelperData"][outcomes.RULE_PUT_AT] == RULE_PUT
     assert poll["CrHelperData"][outcomes.INTERVAL] == 5
@@ -192,10 +199,10 @@ def test_the_polling_interval_spaces_the_asks(
     aws: Aws, cfn: CloudFormationEndpoint, fake_time: FakeTime
 ) -> None:
     expect_start(aws)
-    for _ in range(6):  # at 7, 14, ... 42 s
+    for _ in range(7):  # at 7, 14, ... 49 s
         aws.expect_get("COPYING")
     create(cfn, PollingInterval="7")
-    assert fake_time.sleeps == [7.0] * 6
+    assert fake_time.sleeps == [7.0] * 7
     assert aws.poll_event()["CrHelperData"][outcomes.INTERVAL] == 7
 
 
@@ -261,8 +268,8 @@ def test_an_invocation_with_little_time_left_does_not_wait(
     aws.expect_source()
     expect_copy(aws)
     aws.expect_polling_setup()
-    copy_handler.handler(event("Create", cfn.url), Context(remaining_millis=64_000))
-    assert fake_time.sleeps == []  # 64 s left, 60 kept for the answer: no room for an ask 5 s later
+    copy_handler.handler(event("Create", cfn.url), Context(remaining_millis=62_000))
+    assert fake_time.sleeps == []  # 62 s left, 60 kept for the answer: no ask worth its call in 2 s
     assert cfn.responses == []
 
 

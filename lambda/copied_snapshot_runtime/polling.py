@@ -20,8 +20,12 @@ import math
 INVOCATION_MARGIN_SECONDS = 60.0
 # crhelper's rule: rate(1 minute).
 RULE_RATE_SECONDS = 60.0
-# An in-process window ends this long before the rule's next firing (EventBridge's timing is not exact).
-NEXT_FIRING_MARGIN_SECONDS = 15.0
+# An in-process window ends this long before the rule's next firing (EventBridge's timing is not exact), and
+# its last ask is at its end: an answer comes at most this long plus the firing's delay after the work ended.
+NEXT_FIRING_MARGIN_SECONDS = 10.0
+# A last ask at the window's end is skipped when it would come less than this part of an interval after the
+# one before (a call for little).
+LAST_ASK_MIN_GAP = 0.5
 # A poll starting this long before a firing's time is taken to be that firing, delivered early (assumed).
 EARLY_FIRING_SECONDS = 5.0
 
@@ -92,6 +96,8 @@ def window_end(rule_put_at: float | None, started: float, remaining_seconds: flo
 
 
 def next_ask(last_ask: float, interval: float, end: float) -> float | None:
-    """When to ask again after asking at `last_ask`; None once that would be past the window's end."""
-    at = last_ask + interval
-    return at if at <= end else None
+    """When to ask again after asking at `last_ask`: every `interval`, and last at the window's end (so that
+    the gap until the next firing's first ask is only the margin); None once the window is over."""
+    if last_ask + interval <= end:
+        return last_ask + interval
+    return end if end - last_ask >= LAST_ASK_MIN_GAP * interval else None
