@@ -26,7 +26,7 @@ from copied_snapshot_runtime.environment import FUNCTION_TIMEOUT_ENV, POLL_RULE_
 
 HANDLER_ID = "CopiedSnapshotHandler"
 # Long enough for a first invocation: its calls (which wait out throttling with whatever is left beyond
-# the 60 s an invocation keeps for its answer), an in-process window of at most 45 s, and those 60 s. A
+# the 60 s an invocation keeps for its answer), an in-process window of at most 50 s, and those 60 s. A
 # poll's window ends before the rule's next firing, so polls never use more than about two minutes.
 FUNCTION_TIMEOUT = Duration.minutes(5)
 # Waiting in-process is sleeping: the smallest size costs least per second waited (the runtime with boto3
