@@ -241,6 +241,7 @@ def test_a_ten_minute_copy_deploys_in_wall_seconds_on_the_simulated_clock(tmp_pa
         assert simulated.engine.destroy("E2eSimulated")
         wall = time.monotonic() - started
         create, delete = simulated.report().timelines
+        invocations = sorted(simulated.runner.invocations, key=lambda record: record.started)
     assert create.copy_active is not None and create.seconds is not None
     assert 600 <= create.copy_active - create.event_sent <= 610  # the copy starts at the first invocation
     # In-process asks every 5 s within windows that end 15 s before the rule's next firing (whose poll may
@@ -249,6 +250,10 @@ def test_a_ten_minute_copy_deploys_in_wall_seconds_on_the_simulated_clock(tmp_pa
     assert delete.copy_gone is not None and delete.response_received is not None
     assert delete.copy_gone <= delete.response_received <= delete.copy_gone + 20
     assert delete.copy_gone - delete.event_sent >= 60  # the service deletes in 60 s
+    # One copy, one request at a time: no invocation starts before the one before it has ended (each
+    # window ends before the rule's next firing), and there were polls, not only first invocations.
+    assert len(invocations) > 4
+    assert all(later.started >= earlier.ended for earlier, later in itertools.pairwise(invocations))
     assert wall < 60
 
 
