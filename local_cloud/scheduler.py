@@ -171,7 +171,11 @@ class Scheduler:
     def _fire(self, region: str, rule: dict[str, Any], now: float) -> None:
         account = rule["Arn"].split(":")[4]
         events = self._clients("events", region, account)
-        for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+        try:
+            targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        except events.exceptions.ResourceNotFoundException:
+            return  # deleted since it was listed (its handler answered): the round goes on to the others
+        for target in targets:
             function = target["Arn"]
             if ":lambda:" not in function:
                 continue

@@ -74,8 +74,12 @@ def test_a_set_event_ends_a_wait_and_no_time_is_skipped(clock: SimulatedClock) -
 class Events:
     """EventBridge's rules and targets, as the scheduler reads them from moto."""
 
+    class exceptions:  # noqa: N801 - boto3's spelling
+        ResourceNotFoundException = LookupError
+
     def __init__(self) -> None:
         self.rules: list[dict[str, Any]] = []
+        self.deleted: set[str] = set()  # listed, but gone by the time their targets are asked for
 
     def get_paginator(self, name: str) -> Events:
         return self
@@ -84,6 +88,8 @@ class Events:
         return [{"Rules": list(self.rules)}]
 
     def list_targets_by_rule(self, Rule: str) -> dict[str, Any]:  # noqa: N803 - boto3's parameter name
+        if Rule in self.deleted:
+            raise LookupError(f"Rule {Rule} does not exist.")
         return {"Targets": [{"Id": "1", "Arn": FUNCTION, "Input": json.dumps({"rule": Rule})}]}
 
 
@@ -143,6 +149,25 @@ def test_rules_fire_on_their_schedule_without_drift(clock: SimulatedClock) -> No
     assert 1_000_060 <= first < 1_000_061
     for number, (fired, _, _) in enumerate(runner.deliveries[:10]):
         assert abs(fired - (first + 60 * number)) < 0.25
+
+
+def test_a_rule_deleted_while_a_round_runs_does_not_keep_the_others_from_firing(
+    clock: SimulatedClock,
+) -> None:
+    scheduler, events, runner = scheduler_on(clock)
+    for name in ("Answered", "Poll"):
+        events.rules.append(
+            {
+                "Name": name,
+                "Arn": f"{RULE}-{name}",
+                "State": "ENABLED",
+                "ScheduleExpression": "rate(1 minute)",
+            }
+        )
+    scheduler.run_due(0.0)
+    events.deleted.add("Answered")  # its handler answered and removed it after the round listed it
+    scheduler.run_due(60.0)
+    assert [trigger for _, trigger, _ in runner.deliveries] == ["events"]  # Poll fired all the same
 
 
 def test_a_round_that_fires_late_does_not_delay_the_next(clock: SimulatedClock) -> None:
