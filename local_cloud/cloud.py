@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import threading
 import time
@@ -43,7 +42,7 @@ from local_cloud.cloudformation.providers import Provider, default_providers
 from local_cloud.cloudformation.responses import ResponseEndpoint, ResponseFaults
 from local_cloud.cloudformation.store import StackState, StackStore
 from local_cloud.docdb_elastic import LocalDocDBElastic
-from local_cloud.docdb_elastic.identity import DEFAULT_ACCOUNT, Caller
+from local_cloud.docdb_elastic.identity import ACCOUNT_ID, DEFAULT_ACCOUNT, Caller
 from local_cloud.docdb_elastic.state import AUTOMATED, Durations, parse_arn
 from local_cloud.gateway import Gateway, routes_of
 from local_cloud.lambda_runtime import runtime_site
@@ -52,7 +51,6 @@ from local_cloud.report import Report
 from local_cloud.scheduler import Scheduler
 
 DEFAULT_REGION = "us-east-1"
-ACCOUNT_ID = re.compile(r"\d{12}")
 ACCESS_KEY_USER = "local-cloud"  # the IAM user in each account whose access key acts as the account
 # What `cdk bootstrap` leaves in each environment and synthesized templates check.
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"

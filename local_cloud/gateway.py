@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from local_cloud import serving
 from local_cloud.cloudformation.api import Answer, Caller, CloudFormationApi
-from local_cloud.docdb_elastic.identity import caller_of
+from local_cloud.docdb_elastic.identity import ACCOUNT_ID, caller_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from local_cloud.cloud import LocalCloud
 
 _SCOPE = re.compile(r"(?P<key>[^/\s,=]+)/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)/aws4_request")
-_ACCOUNT_ID = re.compile(r"\d{12}")
 # Headers that describe one connection, not the message: never forwarded (RFC 9110, section 7.6.1).
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -55,7 +54,7 @@ def moto_headers(headers: Mapping[str, str], access_key: str) -> dict[str, str]:
     that account for moto too, through moto's `x-moto-account-id` header (moto's documentation,
     "Multi-Account support"); moto knows the keys it made itself (IAM users', STS sessions') on its own."""
     forwarded = dict(headers)
-    if _ACCOUNT_ID.fullmatch(access_key) and not any(h.lower() == "x-moto-account-id" for h in headers):
+    if ACCOUNT_ID.fullmatch(access_key) and not any(h.lower() == "x-moto-account-id" for h in headers):
         forwarded["x-moto-account-id"] = access_key
     return forwarded
 
@@ -73,10 +72,8 @@ class Routes:
     def caller(self, authorization: str | None) -> Caller:
         """Who signed a CloudFormation request: a key of the local cloud's, a key of 12 digits, or a key
         moto made (the CDK CLI's calls with the deploy role it assumed through STS)."""
-        signed = caller_of(authorization, self.accounts, self.default_account)
-        if signed.access_key in self.accounts or _ACCOUNT_ID.fullmatch(signed.access_key):
-            return Caller(signed.account, signed.region)
-        return Caller(get_account_id_from(signed.access_key), signed.region)
+        signed = caller_of(authorization, self.accounts, self.default_account, get_account_id_from)
+        return Caller(signed.account, signed.region)
 
 
 def routes_of(cloud: LocalCloud) -> Routes:

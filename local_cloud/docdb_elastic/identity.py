@@ -8,7 +8,7 @@ access key: a key registered with `accounts`, or a key of 12 digits is that acco
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from local_cloud.docdb_elastic import errors
@@ -17,7 +17,7 @@ DEFAULT_ACCOUNT = "123456789012"
 _CREDENTIAL = re.compile(
     r"Credential=(?P<key>[^/\s,]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[^/]+)/"
 )
-_ACCOUNT = re.compile(r"\d{12}")
+ACCOUNT_ID = re.compile(r"\d{12}")  # an account id, and an access key that acts as one
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 # The partitions an ARN may name, with the names of their regions (the patterns of botocore's partitions
 # data). Anything else (`arn:awsfoo:`) is no ARN of AWS.
@@ -53,18 +53,30 @@ def partition_of(region: str) -> str:
 def acting_in(account: str, region: str) -> Caller:
     """A caller of any account (12 digits) in a region, for seeding; ValueError for anything else, which
     would make ARNs no client could name."""
-    if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+    if not isinstance(account, str) or not ACCOUNT_ID.fullmatch(account):
         raise ValueError(f"account must be 12 digits, got {account!r}")
     if not isinstance(region, str) or not _REGION.fullmatch(region):
         raise ValueError(f"region must be a region name such as us-east-1, got {region!r}")
     return Caller(account=account, region=region, access_key=account)
 
 
-def caller_of(authorization: str | None, accounts: Mapping[str, str], default_account: str) -> Caller:
-    """The caller named by an `Authorization` header; AccessDenied when the request is not signed."""
+def caller_of(
+    authorization: str | None,
+    accounts: Mapping[str, str],
+    default_account: str,
+    other_key: Callable[[str], str] | None = None,
+) -> Caller:
+    """The caller named by an `Authorization` header; AccessDenied when the request is not signed. A key is
+    the account `accounts` gives it, or the account it is (12 digits), or `other_key(key)`'s, or
+    `default_account`."""
     match = _CREDENTIAL.search(authorization or "")
     if match is None:
         raise errors.access_denied("Missing Authentication Token: the request is not signed with SigV4")
     key = match["key"]
-    account = accounts.get(key) or (key if _ACCOUNT.fullmatch(key) else default_account)
+    if key in accounts:
+        account = accounts[key]
+    elif ACCOUNT_ID.fullmatch(key):
+        account = key
+    else:
+        account = other_key(key) if other_key else default_account
     return Caller(account=account, region=match["region"], access_key=key)
