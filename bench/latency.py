@@ -191,43 +191,59 @@ def _spread(values: Sequence[float]) -> str:
     return f"{statistics.median(values):5.1f} / {max(values):5.1f}"
 
 
+def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table, as the README shows it."""
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join(f"| {' | '.join(cells)} |" for cells in lines)
+
+
 def sweep_table(runs: Sequence[Run]) -> str:
-    lines = [
-        "| handler | copy | copies | active→answer s (median / max) | gone→answer s (median / max) | "
-        "gets/copy | gets/min | invocations/copy | Lambda s/copy | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+    header = [
+        "handler", "copy", "copies", "active→answer s (median / max)", "gone→answer s (median / max)",
+        "gets/copy", "gets/min", "invocations/copy", "Lambda s/copy", "wall s",
+    ]  # fmt: skip
+    rows = [
+        [
+            r.handler,
+            f"{r.minutes:g} min",
+            str(r.copies),
+            _spread(r.active_lags),
+            _spread(r.gone_lags),
+            f"{r.gets / r.copies:.1f}",
+            f"{r.gets / r.waiting_minutes if r.waiting_minutes else 0.0:.1f}",
+            f"{r.invocations / r.copies:.1f}",
+            f"{r.lambda_seconds / r.copies:.1f}",
+            f"{r.wall:.0f}",
+        ]
+        for r in runs
     ]
-    for r in runs:
-        per_minute = r.gets / r.waiting_minutes if r.waiting_minutes else 0.0
-        lines.append(
-            f"| {r.handler} | {r.minutes:g} min | {r.copies} | {_spread(r.active_lags)} | "
-            f"{_spread(r.gone_lags)} | {r.gets / r.copies:.1f} | {per_minute:.1f} | "
-            f"{r.invocations / r.copies:.1f} | {r.lambda_seconds / r.copies:.1f} | {r.wall:.0f} |"
-        )
-    return "\n".join(lines)
+    return markdown(header, rows)
 
 
 def many_table(runs: Sequence[Run]) -> str:
-    lines = [
-        "| handler | throttle | copies ACTIVE and answered | FAILED | first Create → last answer s | "
-        "throttled calls | active→answer s (median / max) | wall s |",
-        "|---|---|---|---|---|---|---|---|",
+    header = [
+        "handler", "throttle", "copies ACTIVE and answered", "FAILED", "first Create → last answer s",
+        "throttled calls", "active→answer s (median / max)", "wall s",
+    ]  # fmt: skip
+    rows = [
+        [
+            r.handler,
+            f"{r.throttle:g}/s" if r.throttle else "none",
+            f"{r.succeeded}/{r.copies}",
+            str(r.failed),
+            f"{r.span:.0f}",
+            str(r.throttled),
+            _spread(r.active_lags),
+            f"{r.wall:.0f}",
+        ]
+        for r in runs
     ]
-    for r in runs:
-        throttle = f"{r.throttle:g}/s" if r.throttle else "none"
-        lines.append(
-            f"| {r.handler} | {throttle} | {r.succeeded}/{r.copies} | {r.failed} | {r.span:.0f} | "
-            f"{r.throttled} | {_spread(r.active_lags)} | {r.wall:.0f} |"
-        )
-    return "\n".join(lines)
+    return markdown(header, rows)
 
 
 def construct_table(counts: Sequence[int]) -> str:
     """Construct and synth time and template size per copy count (bundling skipped: the same asset)."""
-    lines = [
-        "| copies | construct s | per copy ms | synth s | template KB |",
-        "|---|---|---|---|---|",
-    ]
+    rows = []
     App(context={"aws:cdk:bundling-stacks": []})  # jsii's start-up is not any count's cost
     for count in counts:
         app = App(context={**cdk_context(), "aws:cdk:bundling-stacks": []})
@@ -241,8 +257,10 @@ def construct_table(counts: Sequence[int]) -> str:
         synthesized = time.perf_counter() - started
         size = len(json.dumps(assembly.get_stack_by_name(STACK).template)) / 1024
         per_copy = constructed / count * 1000
-        lines.append(f"| {count} | {constructed:.2f} | {per_copy:.0f} | {synthesized:.2f} | {size:.0f} |")
-    return "\n".join(lines)
+        rows.append(
+            [str(count), f"{constructed:.2f}", f"{per_copy:.0f}", f"{synthesized:.2f}", f"{size:.0f}"]
+        )
+    return markdown(["copies", "construct s", "per copy ms", "synth s", "template KB"], rows)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from local_cloud import serving
@@ -296,16 +296,30 @@ def _run(options: argparse.Namespace, state_dir: Path) -> int:
         outputs = {
             f"{stack.stack_name}.{name}": value for stack in stacks for name, value in stack.outputs.items()
         }
-        shown = [f"{wanted} = {outputs.get(wanted, '(no such output)')}" for wanted in options.show]
-        print("\n".join(["", *shown]))
-        if options.keep_running:
-            print(f"\n{cloud.report().text()}\nreport: {cloud.write_report()}\n")
-            return _serve(cloud)
-        destroyed = cloud.destroy(options.assembly, options.stacks)
-        print(f"\ndestroyed: {', '.join(destroyed)}")
-        print(f"\n{cloud.report().text()}\nreport: {cloud.write_report()}")
-        print("\n".join(["", *shown]))
-        return 0 if all(wanted in outputs for wanted in options.show) else 1
+
+        def destroy() -> bool:
+            destroyed = cloud.destroy(options.assembly, options.stacks)
+            print(f"\ndestroyed: {', '.join(destroyed)}")
+            return True
+
+        return _end_demo(cloud, options, outputs, destroy)
+
+
+def _end_demo(
+    cloud: LocalCloud, options: argparse.Namespace, outputs: Mapping[str, str], destroy: Callable[[], bool]
+) -> int:
+    """Shows the outputs asked for, then serves the stacks (--keep-running) or destroys them and shows the
+    report and those outputs again, last; 1 when the destroy failed or an output asked for is missing."""
+    shown = [f"{wanted} = {outputs.get(wanted, '(no such output)')}" for wanted in options.show]
+    print("\n".join(["", *shown]), flush=True)
+    if options.keep_running:
+        print(f"\n{cloud.report().text()}\nreport: {cloud.write_report()}\n")
+        return _serve(cloud)
+    if not destroy():
+        return 1
+    print(f"\n{cloud.report().text()}\nreport: {cloud.write_report()}")
+    print("\n".join(["", *shown]))
+    return 0 if all(wanted in outputs for wanted in options.show) else 1
 
 
 def _demo_with_cli(cloud: LocalCloud, options: argparse.Namespace) -> int:
@@ -343,16 +357,7 @@ def _demo_with_cli(cloud: LocalCloud, options: argparse.Namespace) -> int:
         and step("deploy", *chosen, "--require-approval", "never", "--outputs-file", str(outputs_file))
     ):
         return 1
-    outputs = read_outputs(outputs_file)
-    shown = [f"{wanted} = {outputs.get(wanted, '(no such output)')}" for wanted in options.show]
-    print("\n".join(["", *shown]), flush=True)
-    if options.keep_running:
-        return _serve(cloud)
-    if not step("destroy", *chosen, "--force"):
-        return 1
-    print(f"\n{cloud.report().text()}\nreport: {cloud.write_report()}")
-    print("\n".join(["", *shown]))
-    return 0 if all(wanted in outputs for wanted in options.show) else 1
+    return _end_demo(cloud, options, read_outputs(outputs_file), lambda: step("destroy", *chosen, "--force"))
 
 
 def copy_sources(stacks: list[Stack]) -> list[str]:
