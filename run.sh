@@ -33,7 +33,7 @@ run_main() {
     # from the copy, are printed last. Any step failing ends the job with the CLI's error and exit 1.
     # Arguments go to the local cloud, e.g. `./run.sh main --keep-running`.
     cdk synth --quiet --no-notices
-    python -m local_cloud demo cdk.out --cli --seed-sources --show SnapshotConsumerStack.RestoreSnapshotArn \
+    python -m copied_snapshot_local_cloud demo cdk.out --cli --seed-sources --show SnapshotConsumerStack.RestoreSnapshotArn \
         --show SnapshotConsumerStack.StagingClusterEndpoint "$@"
 }
 

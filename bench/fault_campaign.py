@@ -56,14 +56,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ssm as ssm
 
 from copied_snapshot import CopiedSnapshot
+from copied_snapshot_local_cloud.cloud import AtLeastOnce, LocalCloud
+from copied_snapshot_local_cloud.cloudformation.custom import Timeline
+from copied_snapshot_local_cloud.cloudformation.errors import DeployFailed
+from copied_snapshot_local_cloud.cloudformation.order import Order
+from copied_snapshot_local_cloud.cloudformation.responses import ResponseFaults
+from copied_snapshot_local_cloud.docdb_elastic.state import Durations
+from copied_snapshot_local_cloud.lambda_runtime.runner import Faults
 from copied_snapshot_runtime import decisions, rules
-from local_cloud.cloud import AtLeastOnce, LocalCloud
-from local_cloud.cloudformation.custom import Timeline
-from local_cloud.cloudformation.errors import DeployFailed
-from local_cloud.cloudformation.order import Order
-from local_cloud.cloudformation.responses import ResponseFaults
-from local_cloud.docdb_elastic.state import Durations
-from local_cloud.lambda_runtime.runner import Faults
 
 PROJECT = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"

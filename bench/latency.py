@@ -39,9 +39,9 @@ from aws_cdk import App, CustomResource, Duration, Environment, Stack
 from aws_cdk import aws_lambda as lambda_
 
 from copied_snapshot import CopiedSnapshot
-from local_cloud.cloud import LocalCloud
-from local_cloud.cloudformation.errors import DeployFailed
-from local_cloud.docdb_elastic.state import Durations
+from copied_snapshot_local_cloud.cloud import LocalCloud
+from copied_snapshot_local_cloud.cloudformation.errors import DeployFailed
+from copied_snapshot_local_cloud.docdb_elastic.state import Durations
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = Path(__file__).resolve().parent / "baseline_handler"

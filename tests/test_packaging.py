@@ -52,7 +52,7 @@ def test_wheel_installs_and_synthesizes_outside_the_repository(tmp_path: Path) -
     names = zipfile.ZipFile(wheel).namelist()
     assert "copied_snapshot/_lambda/index.py" in names
     assert "copied_snapshot/_lambda/requirements.txt" in names
-    assert "local_cloud/docdb_elastic/server.py" in names
+    assert "copied_snapshot_local_cloud/docdb_elastic/server.py" in names
     assert not any(name.startswith(("constructs/", "lambda/", "tests/")) for name in names)
 
     environment = tmp_path / "venv"
@@ -81,7 +81,7 @@ def test_wheel_installs_and_synthesizes_outside_the_repository(tmp_path: Path) -
             assembly = app.synth()
             template = assembly.get_stack_by_name("UserStack").template
 
-            from local_cloud.docdb_elastic import LocalDocDBElastic
+            from copied_snapshot_local_cloud.docdb_elastic import LocalDocDBElastic
             with LocalDocDBElastic() as service:
                 spec = {{"account": "123456789012", "region": "us-east-1", "name": "seeded"}}
                 [arn] = service.seed({{"snapshots": [spec]}})["snapshots"]
