@@ -38,7 +38,8 @@ class HandlerAssetBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         root = Path(self.root)
         asset = _handler_asset(root)
         self._directory = Path(tempfile.mkdtemp(prefix="copied-snapshot-asset-"))
-        names = asset.assemble(self._directory, root / "lambda", asset.package_directory(asset.CRHELPER))
+        crhelper, licenses = asset.package_directory(asset.CRHELPER), asset.license_files(asset.CRHELPER)
+        names = asset.assemble(self._directory, root / "lambda", crhelper, licenses)
         for name in names:
             build_data["force_include"][str(self._directory / name)] = f"{ASSET_IN_WHEEL}/{name}"
 

@@ -34,7 +34,13 @@ SOURCE = "arn:aws:docdb-elastic:us-east-1:123456789012:cluster-snapshot/source-1
 INSTALLED_PACKAGES = ("copied_snapshot", "copied_snapshot_runtime", "local_cloud")
 # pip's settings before any test changed them (the fixture below takes them away).
 ORIGINAL_PIP_SETTINGS = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
-ASSET_SAMPLE = ("index.py", "copied_snapshot_runtime/handler.py", "crhelper/resource_helper.py")
+ASSET_SAMPLE = (
+    "index.py",
+    "copied_snapshot_runtime/handler.py",
+    "crhelper/resource_helper.py",
+    "crhelper/LICENSE",
+    "crhelper/NOTICE",
+)
 
 oldest_pins = cast(
     Callable[[Path], list[str]], runpy.run_path(str(ROOT / ".ci" / "oldest_requirements.py"))["oldest_pins"]
@@ -151,16 +157,22 @@ def fake_sources(root: Path) -> tuple[Path, Path]:
 
 def test_the_asset_is_the_entry_point_the_runtime_and_crhelper_without_caches(tmp_path: Path) -> None:
     sources, crhelper = fake_sources(tmp_path)
-    assert list(handler_asset.asset_files(sources, crhelper)) == [
+    write(tmp_path / "NOTICE", "crhelper\n")
+    licenses = {"NOTICE": tmp_path / "NOTICE"}
+    assert list(handler_asset.asset_files(sources, crhelper, licenses)) == [
         "copied_snapshot_runtime/handler.py",
+        "crhelper/NOTICE",
         "crhelper/__init__.py",
         "crhelper/resource_helper.py",
         "index.py",
     ]
-    names = handler_asset.assemble(tmp_path / "out", sources, crhelper)
-    assert (
-        sorted(str(path.relative_to(tmp_path / "out")) for path in (tmp_path / "out").rglob("*.*")) == names
-    )
+    names = handler_asset.assemble(tmp_path / "out", sources, crhelper, licenses)
+    assembled = (tmp_path / "out").rglob("*")
+    assert sorted(str(path.relative_to(tmp_path / "out")) for path in assembled if path.is_file()) == names
+
+
+def test_crhelper_goes_with_its_license_and_notice() -> None:
+    assert sorted(handler_asset.license_files("crhelper")) == ["LICENSE", "NOTICE"]
 
 
 def test_the_cached_asset_is_made_once_per_content(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ def asset_directory() -> Path:
     sources = _CHECKOUT / "lambda"
     if (sources / handler_asset.ENTRY_POINT).is_file():
         crhelper = handler_asset.package_directory(handler_asset.CRHELPER)
-        return handler_asset.cached(CHECKOUT_CACHE, sources, crhelper)
+        licenses = handler_asset.license_files(handler_asset.CRHELPER)
+        return handler_asset.cached(CHECKOUT_CACHE, sources, crhelper, licenses)
     raise FileNotFoundError(
         f"the CopiedSnapshot handler sources are missing (looked in {PACKAGED} and {sources})"
     )

@@ -12,6 +12,8 @@ import hashlib
 import importlib.util
 import shutil
 import tempfile
+from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 
 ENTRY_POINT = "index.py"
@@ -29,9 +31,29 @@ def package_directory(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def asset_files(lambda_dir: Path, crhelper_dir: Path) -> dict[str, Path]:
-    """Each file of the asset by its path in the asset (POSIX, sorted), with the file it is copied from."""
+def license_files(distribution: str) -> dict[str, Path]:
+    """An installed distribution's LICENSE and NOTICE files by name.
+
+    The asset redistributes crhelper, whose Apache-2.0 license asks that both go with it (Apache License 2.0,
+    section 4).
+    """
+    found: dict[str, Path] = {}
+    for file in metadata.distribution(distribution).files or []:
+        if file.parts[0].endswith(".dist-info") and file.name.upper().startswith(("LICENSE", "NOTICE")):
+            found[file.name] = Path(str(file.locate()))
+    return found
+
+
+def asset_files(
+    lambda_dir: Path, crhelper_dir: Path, crhelper_licenses: Mapping[str, Path] | None = None
+) -> dict[str, Path]:
+    """Each file of the asset by its path in the asset (POSIX, sorted), with the file it is copied from.
+
+    crhelper's license files (`license_files`) go into its directory in the asset.
+    """
     files = {ENTRY_POINT: lambda_dir / ENTRY_POINT}
+    for name, source in (crhelper_licenses or {}).items():
+        files[f"{CRHELPER}/{name}"] = source
     for prefix, root in ((RUNTIME_PACKAGE, lambda_dir / RUNTIME_PACKAGE), (CRHELPER, crhelper_dir)):
         if not root.is_dir():
             raise FileNotFoundError(f"the handler's asset needs {root}")
@@ -46,9 +68,14 @@ def _excluded(relative: Path) -> bool:
     return "__pycache__" in relative.parts or relative.suffix == ".pyc"
 
 
-def assemble(destination: Path, lambda_dir: Path, crhelper_dir: Path) -> list[str]:
+def assemble(
+    destination: Path,
+    lambda_dir: Path,
+    crhelper_dir: Path,
+    crhelper_licenses: Mapping[str, Path] | None = None,
+) -> list[str]:
     """Copies the asset's files into `destination`; answers their paths inside it."""
-    files = asset_files(lambda_dir, crhelper_dir)
+    files = asset_files(lambda_dir, crhelper_dir, crhelper_licenses)
     for name, source in files.items():
         target = destination / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -66,20 +93,25 @@ def digest(files: dict[str, Path]) -> str:
     return hashed.hexdigest()
 
 
-def cached(cache: Path, lambda_dir: Path, crhelper_dir: Path) -> Path:
+def cached(
+    cache: Path,
+    lambda_dir: Path,
+    crhelper_dir: Path,
+    crhelper_licenses: Mapping[str, Path] | None = None,
+) -> Path:
     """The asset assembled under `cache` in a directory named by its digest, made once and never rewritten.
 
     It is assembled beside its final name and renamed into place, so that processes synthesizing at the same
     time each see either no directory or a complete one.
     """
-    target = cache / digest(asset_files(lambda_dir, crhelper_dir))[:32]
+    target = cache / digest(asset_files(lambda_dir, crhelper_dir, crhelper_licenses))[:32]
     if target.is_dir():
         return target
     cache.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=cache))
     try:
         staging.chmod(0o755)  # mkdtemp's is 0o700; the asset's directory is read as any other
-        assemble(staging, lambda_dir, crhelper_dir)
+        assemble(staging, lambda_dir, crhelper_dir, crhelper_licenses)
         staging.rename(target)
     except OSError:
         if not target.is_dir():  # not another process that got there first
