@@ -1,69 +1,38 @@
-"""Builds the handler's Lambda asset without Docker: the `lambda/` sources plus crhelper from PyPI."""
+"""The handler's Lambda asset, ready-made: synthesizing runs no pip and no Docker, and needs no network.
+
+Installed from the wheel, the asset is `_lambda/` beside this module, assembled when the wheel was built. In
+a checkout it is assembled from `lambda/` and the installed crhelper into `build/handler-asset/`
+(`handler_asset.cached`). crhelper is pure Python, so the same files serve every Lambda architecture.
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
-from typing import cast
 
-import jsii
-from aws_cdk import BundlingOptions, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+
+from copied_snapshot import handler_asset
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-_PIP_PLATFORM = "manylinux2014_aarch64"
-_EXCLUDE = ("__pycache__", "*.pyc")
+PACKAGED = Path(__file__).parent / "_lambda"
+_CHECKOUT = Path(__file__).resolve().parents[2]
+CHECKOUT_CACHE = _CHECKOUT / "build" / "handler-asset"
 
 
 def asset_directory() -> Path:
-    """The handler sources: packaged inside the wheel, or `lambda/` beside `constructs/` in a checkout."""
-    packaged = Path(__file__).parent / "_lambda"
-    if (packaged / "index.py").is_file():
-        return packaged
-    checkout = Path(__file__).resolve().parents[2] / "lambda"
-    if (checkout / "index.py").is_file():
-        return checkout
+    """The asset inside the installed wheel, or assembled from a checkout's `lambda/` and crhelper."""
+    if (PACKAGED / handler_asset.ENTRY_POINT).is_file():
+        return PACKAGED
+    sources = _CHECKOUT / "lambda"
+    if (sources / handler_asset.ENTRY_POINT).is_file():
+        crhelper = handler_asset.package_directory(handler_asset.CRHELPER)
+        licenses = handler_asset.license_files(handler_asset.CRHELPER)
+        return handler_asset.cached(CHECKOUT_CACHE, sources, crhelper, licenses)
     raise FileNotFoundError(
-        f"the CopiedSnapshot handler sources are missing (looked in {packaged} and {checkout})"
+        f"the CopiedSnapshot handler sources are missing (looked in {PACKAGED} and {sources})"
     )
-
-
-@jsii.implements(ILocalBundling)
-class LocalPipBundler:
-    """Copies the sources and pip-installs `requirements.txt` for the Lambda's platform and Python."""
-
-    def __init__(self, source: Path) -> None:
-        self._source = source
-
-    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
-        shutil.copytree(
-            self._source, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_EXCLUDE)
-        )
-        python_version = RUNTIME.name.removeprefix("python")
-        command = [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--requirement", str(self._source / "requirements.txt"), "--target", output_dir,
-            "--platform", _PIP_PLATFORM, "--implementation", "cp", "--python-version", python_version,
-            "--only-binary=:all:", "--no-compile",
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-        if result.returncode != 0:
-            # Returning False would fall back to Docker, which is not what anyone here wants.
-            raise RuntimeError(f"bundling the CopiedSnapshot handler failed:\n{result.stderr}")
-        return True
 
 
 def handler_code() -> lambda_.Code:
-    source = asset_directory()
-    return lambda_.Code.from_asset(
-        str(source),
-        exclude=list(_EXCLUDE),
-        bundling=BundlingOptions(
-            image=RUNTIME.bundling_image,
-            # jsii's Python typing spells `options` out as keywords, but passes it positionally.
-            local=cast(ILocalBundling, LocalPipBundler(source)),
-        ),
-    )
+    return lambda_.Code.from_asset(str(asset_directory()), exclude=list(handler_asset.EXCLUDE))
