@@ -62,7 +62,8 @@ def test_no_module_of_the_service_imports_the_rest_of_the_local_cloud() -> None:
 def test_importing_the_service_loads_no_other_part_of_the_local_cloud() -> None:
     code = (
         "import json, sys\n"
-        "import copied_snapshot_local_cloud.docdb_elastic, local_cloud.docdb_elastic.__main__\n"
+        "import copied_snapshot_local_cloud.docdb_elastic\n"
+        "import copied_snapshot_local_cloud.docdb_elastic.__main__\n"
         "import copied_snapshot_local_cloud.docdb_elastic.pytest_plugin\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('copied_snapshot_local_cloud'))))\n"
     )
