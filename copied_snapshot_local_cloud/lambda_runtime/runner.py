@@ -176,6 +176,7 @@ class _Worker:
         self._started = 0.0
         self._frame = (0.0, time.time())  # (the invocation's time, the wall-clock time it was read at)
         self._closed = threading.Event()  # the worker's output ended
+        self._stopped = threading.Event()  # told to end: a sleep of its invocation ends with it
         assert self.process.stdout is not None
         threading.Thread(target=self._follow, args=(self.process.stdout,), daemon=True).start()
 
@@ -212,9 +213,7 @@ class _Worker:
                 self.kill()
                 if not ready:
                     raise TimeoutError
-                raise InvocationFailed(
-                    f"the worker process exited during the invocation (exit status {self.process.returncode})"
-                )
+                raise InvocationFailed(self._ended())
             message: dict[str, Any] = json.loads(line)
             if "sleep" not in message:
                 break
@@ -235,21 +234,27 @@ class _Worker:
 
     def _sleep(self, seconds: float, deadline: float, clock: Clock) -> None:
         now = self._now()
-        if now + seconds >= deadline:
-            clock.sleep(deadline - now)
+        timed_out = now + seconds >= deadline
+        if clock.wait(self._stopped, deadline - now if timed_out else seconds):
+            self.kill()
+            raise InvocationFailed(self._ended())
+        if timed_out:
             self._frame = (deadline, time.time())
             self.kill()
             raise TimeoutError
-        clock.sleep(seconds)
         self._frame = (now + seconds, time.time())
         try:
             self._requests.write(json.dumps({"clock": list(self._frame)}) + "\n")
             self._requests.flush()
         except OSError:  # it died while it slept
             self.kill()
-            raise InvocationFailed(
-                f"the worker process exited during the invocation (exit status {self.process.returncode})"
-            ) from None
+            raise InvocationFailed(self._ended()) from None
+
+    def _ended(self) -> str:
+        """Why the invocation ended without an answer."""
+        if self._stopped.is_set():
+            return "the local cloud stopped during the invocation"
+        return f"the worker process exited during the invocation (exit status {self.process.returncode})"
 
     def output(self) -> str:
         """What the worker printed during the current invocation so far."""
@@ -258,6 +263,13 @@ class _Worker:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def stop(self) -> None:
+        """Ends the worker from outside its invocation: the invocation (its sleeps too) fails at once, and the
+        invoking thread cleans up as for a worker that died."""
+        self._stopped.set()
+        if self.alive():
+            self.process.kill()
 
     def kill(self) -> None:
         """Ends the worker; its output up to then is in the log when this returns."""
@@ -466,9 +478,14 @@ class LambdaRunner:
             job.done.set_result(None)
 
     def shutdown(self) -> None:
+        """Nothing runs in a stopped cloud: queued invocations are dropped and running ones fail at once, so
+        that no thread outlives the stop (the interpreter waits for the invoking threads before it exits)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             registered = list(self._functions.values())
+            busy = [worker for entry in registered for worker in entry.busy]
+        for worker in busy:
+            worker.stop()
         for entry in registered:
             self._end(entry)
 

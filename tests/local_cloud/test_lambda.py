@@ -257,6 +257,22 @@ def test_on_a_scaled_clock_the_worker_starts_from_the_clocks_time_and_works_at_t
         running.shutdown()
 
 
+def test_shutdown_ends_a_running_invocation_at_once_even_while_it_sleeps(
+    tmp_path: Path, runtime_dir: Path, code: Path
+) -> None:
+    """The interpreter waits for invoking threads before it exits: one left sleeping would hold up a stop."""
+    running = LambdaRunner(tmp_path / "logs", runtime_dir, console=lambda text: None)
+    running.register(greeter(code, timeout=300))
+    with ThreadPoolExecutor(1) as pool:
+        sleeping = pool.submit(running.invoke, "greeter", {"say": "sleepy", "sleep": 120})
+        while "seen sleepy" not in running.log("greeter"):
+            time.sleep(0.05)
+        running.shutdown()
+        with pytest.raises(InvocationFailed, match="the local cloud stopped during the invocation"):
+            sleeping.result(timeout=10)
+    assert running.running() == 0
+
+
 def test_a_worker_that_dies_ends_its_invocation_as_failed_and_shows_its_output(
     runner: LambdaRunner, console: list[str]
 ) -> None:
