@@ -389,7 +389,7 @@ def _serve(cloud: LocalCloud) -> int:
             "python -m copied_snapshot_local_cloud cdk bootstrap | deploy | destroy ..."
         )
         print("press Ctrl-C to stop", flush=True)
-        stopped.wait()
+        serving.until_stopped(stopped)
     finally:
         control.stop()
     return 0

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from copied_snapshot_local_cloud.serving import wait_awake
+
 
 class Clock(Protocol):
     scale: float
@@ -75,7 +77,8 @@ class ScaledClock:
         time.sleep(max(0.0, seconds) / self.scale)
 
     def wait(self, event: threading.Event, timeout: float | None) -> bool:
-        return event.wait(None if timeout is None else max(0.0, timeout) / self.scale)
+        # Awake to signals: a command's main thread waits here for a whole deployment.
+        return wait_awake(event, None if timeout is None else max(0.0, timeout) / self.scale)
 
     def busy(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()

@@ -9,6 +9,18 @@ from copied_snapshot_local_cloud.docdb_elastic.serving import (
     serve,
     stop,
     stop_on_signals,
+    until_stopped,
+    wait_awake,
 )
 
-__all__ = ["LOOPBACK", "POLL_SECONDS", "QuietHandler", "Running", "serve", "stop", "stop_on_signals"]
+__all__ = [
+    "LOOPBACK",
+    "POLL_SECONDS",
+    "QuietHandler",
+    "Running",
+    "serve",
+    "stop",
+    "stop_on_signals",
+    "until_stopped",
+    "wait_awake",
+]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from copied_snapshot_local_cloud.docdb_elastic.errors import ServiceError
 from copied_snapshot_local_cloud.docdb_elastic.server import LocalDocDBElastic
-from copied_snapshot_local_cloud.docdb_elastic.serving import LOOPBACK, stop_on_signals
+from copied_snapshot_local_cloud.docdb_elastic.serving import LOOPBACK, stop_on_signals, until_stopped
 from copied_snapshot_local_cloud.docdb_elastic.state import DEFAULT_SNAPSHOT_QUOTA, Durations
 
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind, arns in seeded.items():
             for arn in arns:
                 print(f"seeded {kind[:-1]} {arn}", flush=True)
-        stopped.wait()
+        until_stopped(stopped)
     finally:
         service.stop()
     return 0

@@ -5,9 +5,11 @@ werkzeug."""
 from __future__ import annotations
 
 import abc
+import faulthandler
 import signal
 import ssl
 import threading
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -19,6 +21,10 @@ if TYPE_CHECKING:
 LOOPBACK = "127.0.0.1"
 # A short poll interval makes stopping quick; an idle server costs nothing either way.
 POLL_SECONDS = 0.05
+# How often a waiting main thread wakes to run a signal's handler (see `wait_awake`).
+SIGNAL_CHECK_SECONDS = 0.5
+# Wall-clock seconds a serving command may take to stop once told to (it takes a few at most).
+STOP_SECONDS = 20.0
 
 
 class Running(abc.ABC):
@@ -75,3 +81,23 @@ def stop_on_signals() -> threading.Event:
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda signum, frame: stopped.set())
     return stopped
+
+
+def wait_awake(event: threading.Event, timeout: float | None = None) -> bool:
+    """`event.wait(timeout)` in slices. A signal the kernel hands to another thread runs its Python handler
+    only when the main thread next runs Python code, which one long wait may not do until it ends."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        remaining = SIGNAL_CHECK_SECONDS if deadline is None else deadline - time.monotonic()
+        if remaining <= 0:
+            return event.is_set()
+        if event.wait(min(SIGNAL_CHECK_SECONDS, remaining)):
+            return True
+
+
+def until_stopped(stopped: threading.Event, *, stop_within: float = STOP_SECONDS) -> None:
+    """Waits for `stopped` (awake to signals), then watches the stop: for a command's process only, as it
+    never disarms. A stop that takes longer than `stop_within` seconds prints every thread's stack to stderr
+    and ends the process with status 1: a stop that hangs says where, instead of hanging."""
+    wait_awake(stopped)
+    faulthandler.dump_traceback_later(stop_within, exit=True)

@@ -12,6 +12,7 @@ import pytest
 
 from copied_snapshot_local_cloud.clock import ScaledClock, SimulatedClock
 from copied_snapshot_local_cloud.scheduler import Scheduler
+from tests.support.scripts import run_script
 
 RULE = "arn:aws:events:us-east-1:123456789012:rule/Poll"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:handler"
@@ -22,6 +23,23 @@ def clock() -> Iterator[SimulatedClock]:
     running = SimulatedClock(start=1_000_000.0)
     yield running
     running.stop()
+
+
+def test_a_scaled_clocks_wait_runs_a_signal_handled_while_it_waits() -> None:
+    """A command's main thread waits on the clock for a whole deployment: Ctrl-C must reach it there, even
+    when the kernel hands the signal to another thread."""
+    done = run_script(
+        """
+        import signal, threading
+        from copied_snapshot_local_cloud.clock import ScaledClock
+
+        event = threading.Event()
+        signal.signal(signal.SIGUSR1, lambda signum, frame: event.set())
+        threading.Timer(0.2, lambda: signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)).start()
+        print(ScaledClock(60).wait(event, None))
+        """
+    )
+    assert (done.returncode, done.stdout) == (0, "True\n"), done.stderr
 
 
 def test_a_scaled_clock_runs_its_waits_faster() -> None:
