@@ -272,10 +272,18 @@ def test_stacks_changed_after_the_services_were_saved_are_refused_at_start_namin
         assert fresh.store.all() == []
 
 
+# Ctrl-C as a terminal's foreground job gets it. A suite started in the background (`pytest ... &` from a
+# script) ignores SIGINT and its children inherit that, so the demo starts with Python's usual handler.
+AS_FROM_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('copied_snapshot_local_cloud', run_name='__main__', alter_sys=True)"
+)
+
+
 def interrupted_demo(state_dir: Path, assembly: Path, signal_number: int) -> int:
     """A `demo` run stopped by a signal while its copy is being created; answers its exit code."""
     command = [
-        sys.executable, "-m", "copied_snapshot_local_cloud", "demo", str(assembly),
+        sys.executable, "-c", AS_FROM_A_TERMINAL, "demo", str(assembly),
         "--state-dir", str(state_dir), "--time-scale", "240", "--seed-sources",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
