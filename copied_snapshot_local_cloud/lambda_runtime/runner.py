@@ -204,8 +204,7 @@ class _Worker:
         self._started, real = request["clock"]
         self._frame = (self._started, real)
         deadline: float = request["deadline"]
-        self._requests.write(json.dumps(request) + "\n")
-        self._requests.flush()
+        self._send(request)
         while True:
             ready, _, _ = select.select([self._results], [], [], max(0.0, deadline - self._now()))
             line = self._results.readline() if ready else ""
@@ -243,10 +242,13 @@ class _Worker:
             self.kill()
             raise TimeoutError
         self._frame = (now + seconds, time.time())
+        self._send({"clock": list(self._frame)})
+
+    def _send(self, message: Mapping[str, Any]) -> None:
         try:
-            self._requests.write(json.dumps({"clock": list(self._frame)}) + "\n")
+            self._requests.write(json.dumps(message) + "\n")
             self._requests.flush()
-        except OSError:  # it died while it slept
+        except OSError:  # it died before reading it (an idle worker may die between check and use)
             self.kill()
             raise InvocationFailed(self._ended()) from None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
+import signal
 import ssl
 import textwrap
 import time
@@ -22,6 +24,7 @@ from copied_snapshot_local_cloud.cloudformation.custom import CustomResource
 from copied_snapshot_local_cloud.cloudformation.providers import Change, ResourceFailed
 from copied_snapshot_local_cloud.cloudformation.responses import MAX_RESPONSE_BYTES, ResponseEndpoint
 from copied_snapshot_local_cloud.cloudformation.store import StackState
+from copied_snapshot_local_cloud.lambda_runtime import runner as runner_module
 from copied_snapshot_local_cloud.lambda_runtime import runtime_site
 from copied_snapshot_local_cloud.lambda_runtime.runner import (
     Faults,
@@ -271,6 +274,24 @@ def test_shutdown_ends_a_running_invocation_at_once_even_while_it_sleeps(
         with pytest.raises(InvocationFailed, match="the local cloud stopped during the invocation"):
             sleeping.result(timeout=10)
     assert running.running() == 0
+
+
+def test_a_warm_worker_found_dead_only_when_sent_its_request_ends_the_invocation_as_failed(
+    runner: LambdaRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker may die between the check that it is alive and its use: the invocation fails and ends."""
+    warm = runner.invoke("greeter", {})["pid"]
+    os.kill(warm, signal.SIGKILL)
+    while Path(f"/proc/{warm}/stat").read_text().split()[2] != "Z":  # exited, not yet reaped
+        time.sleep(0.01)
+    checks = itertools.count()
+    alive = runner_module._Worker.alive
+    monkeypatch.setattr(runner_module._Worker, "alive", lambda worker: next(checks) == 0 or alive(worker))
+    with pytest.raises(InvocationFailed, match="exited during the invocation"):
+        runner.invoke("greeter", {})
+    assert runner.invocations[-1].outcome == "crashed"
+    assert runner.running() == 0
+    assert runner.invoke("greeter", {})["pid"] != warm
 
 
 def test_a_worker_that_dies_ends_its_invocation_as_failed_and_shows_its_output(
