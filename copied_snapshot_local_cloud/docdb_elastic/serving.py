@@ -85,7 +85,8 @@ def stop_on_signals() -> threading.Event:
 
 def wait_awake(event: threading.Event, timeout: float | None = None) -> bool:
     """`event.wait(timeout)` in slices. A signal the kernel hands to another thread runs its Python handler
-    only when the main thread next runs Python code, which one long wait may not do until it ends."""
+    only when the main thread next runs Python code (Python's `signal` documentation, "Signals and
+    threads"), which one long wait may not do until it ends."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         remaining = SIGNAL_CHECK_SECONDS if deadline is None else deadline - time.monotonic()

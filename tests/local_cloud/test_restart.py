@@ -273,7 +273,8 @@ def test_stacks_changed_after_the_services_were_saved_are_refused_at_start_namin
 
 
 # Ctrl-C as a terminal's foreground job gets it. A suite started in the background (`pytest ... &` from a
-# script) ignores SIGINT and its children inherit that, so the demo starts with Python's usual handler.
+# script) ignores SIGINT (POSIX Shell Command Language, "Asynchronous Lists") and its children inherit
+# that, so the demo starts with Python's usual handler.
 AS_FROM_A_TERMINAL = (
     "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
     "runpy.run_module('copied_snapshot_local_cloud', run_name='__main__', alter_sys=True)"
